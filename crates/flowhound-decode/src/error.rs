@@ -23,7 +23,9 @@ pub enum DecodeError {
     },
     /// The IPFIX message length is shorter than its header or longer than the
     /// datagram.
-    #[error("message length {declared} at byte {offset} does not fit the {available}-byte datagram")]
+    #[error(
+        "message length {declared} at byte {offset} does not fit the {available}-byte datagram"
+    )]
     BadLength {
         /// Offset of the length field.
         offset: usize,
@@ -33,7 +35,9 @@ pub enum DecodeError {
         available: usize,
     },
     /// A NetFlow v5 header counts more records than the datagram holds.
-    #[error("record count {count} at byte {offset} needs {needed} bytes, datagram has {available}")]
+    #[error(
+        "record count {count} at byte {offset} needs {needed} bytes, datagram has {available}"
+    )]
     BadCount {
         /// Offset of the count field.
         offset: usize,

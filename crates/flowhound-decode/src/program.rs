@@ -249,22 +249,18 @@ pub(crate) enum TemplateProblem {
     EmptyRecord,
     /// More bytes per record than any set can hold.
     TooLong,
-    /// A v9 field with the IPFIX variable-length marker.
-    VarLenInV9,
 }
 
 /// Largest record a set can carry (set length is 16 bits, minus its header).
 const MAX_RECORD: usize = 65_535 - 4;
 
-pub(crate) fn compile(fields: &[FieldSpec], ipfix: bool) -> Result<Program, TemplateProblem> {
+pub(crate) fn compile(fields: &[FieldSpec]) -> Result<Program, TemplateProblem> {
     let mut chosen: Vec<(Action, u8)> = Vec::with_capacity(fields.len());
     let mut variable = false;
     let mut min_len = 0usize;
     for f in fields {
         if f.len == VARLEN {
-            if !ipfix {
-                return Err(TemplateProblem::VarLenInV9);
-            }
+            // IPFIX variable length; some v9 exporters (H3C) use it as well.
             variable = true;
             min_len += 1;
         } else {
@@ -505,12 +501,18 @@ pub(crate) fn apply(a: Action, b: &[u8], f: &mut FlowRecord, s: &mut Scratch, ct
 /// durations, ICMP type/code in the destination port.
 #[inline(always)]
 pub(crate) fn finish_times(plan: &Plan, f: &mut FlowRecord, s: &Scratch, ctx: &Ctx) {
+    let (mut has_start, mut has_end) = (plan.start, plan.end);
     if plan.start_uptime || plan.end_uptime {
         let uptime = if s.has_sys_init {
             Uptime::Init(s.sys_init)
         } else {
             ctx.uptime
         };
+        if uptime == Uptime::None {
+            // IPFIX uptimes without the exporter's boot time say nothing.
+            has_start &= !plan.start_uptime;
+            has_end &= !plan.end_uptime;
+        }
         let conv = |t: u32| -> i64 {
             match uptime {
                 // Signed distance so that a wrapped 32-bit uptime, or a flow
@@ -527,7 +529,7 @@ pub(crate) fn finish_times(plan: &Plan, f: &mut FlowRecord, s: &Scratch, ctx: &C
             f.time_end = conv(s.end_up);
         }
     }
-    match (plan.start, plan.end) {
+    match (has_start, has_end) {
         (true, true) => {}
         (true, false) => {
             f.time_end = if plan.duration {

@@ -402,7 +402,7 @@ impl<S: FlowSink + ?Sized> Run<'_, S> {
     /// Compile `self.fields` as template `tid`, store it, and decode the data
     /// held for it.
     fn learn(&mut self, dom: &mut Domain, tid: u16, options: bool, ctx: &mut Ctx) {
-        let prog = match compile(&self.fields, self.fmt == Format::Ipfix) {
+        let prog = match compile(&self.fields) {
             Ok(p) => p,
             Err(_) => {
                 self.bad_template();
@@ -584,7 +584,13 @@ fn flow_records<S: FlowSink + ?Sized>(
             let mut s = Scratch::default();
             for op in prog.ops.iter() {
                 let off = op.off as usize;
-                apply(op.act, &rec[off..off + op.len as usize], &mut f, &mut s, ctx);
+                apply(
+                    op.act,
+                    &rec[off..off + op.len as usize],
+                    &mut f,
+                    &mut s,
+                    ctx,
+                );
             }
             finish_times(&plan, &mut f, &s, ctx);
             if per_record_rate {
@@ -684,7 +690,13 @@ fn options_records(
             let rec = &body[pos..pos + prog.record_len];
             for op in prog.ops.iter() {
                 let off = op.off as usize;
-                apply(op.act, &rec[off..off + op.len as usize], &mut dummy, &mut s, ctx);
+                apply(
+                    op.act,
+                    &rec[off..off + op.len as usize],
+                    &mut dummy,
+                    &mut s,
+                    ctx,
+                );
             }
             pos += prog.record_len;
         }
@@ -711,7 +723,10 @@ fn options_records(
 /// population over sample size (310/309).
 fn sampler_rate(s: &Scratch) -> Option<Rate> {
     let (num, den) = if s.packet_interval > 0 {
-        (s.packet_interval.saturating_add(s.packet_space), s.packet_interval)
+        (
+            s.packet_interval.saturating_add(s.packet_space),
+            s.packet_interval,
+        )
     } else if s.packet_space > 0 {
         (s.packet_space, 1)
     } else if s.interval > 0 {
