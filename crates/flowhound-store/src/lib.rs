@@ -1,1 +1,28 @@
-//! stub
+//! The flow store: where decoded flows go and where queries find them.
+//!
+//! It owns the on-disk layout of a data directory:
+//!
+//! - `DIR/flows/YYYY/MM/DD/HH/*.parquet`: flows in Apache Parquet (zstd),
+//!   partitioned by the UTC hour of `time_start`, rows sorted within each
+//!   file ([`ParquetWriter`]). The files are the interchange format: DuckDB,
+//!   pandas, Spark and ClickHouse read them as they are.
+//! - `DIR/wal/*.arrows`: the write-ahead log of decoded batches not yet in
+//!   Parquet ([`Wal`]), replayed after a crash.
+//!
+//! Reading goes through the [`FlowStore`] seam ([`LocalStore`] over the
+//! files); retention through [`expire`]. [`FlowBatch`] is the columnar
+//! builder decoders push flows into.
+//!
+//! This crate knows nothing about sockets, wire formats, filters or queries.
+
+mod batch;
+mod error;
+mod fsutil;
+mod wal;
+pub mod window;
+mod write;
+
+pub use batch::{records_from_batch, FlowBatch};
+pub use error::StoreError;
+pub use wal::{wal_checkpoint, SegmentId, Wal, WalOptions};
+pub use write::{ParquetWriter, SortKey, WriteOptions, WrittenFile};

@@ -1,0 +1,84 @@
+//! One error type for the store. Every variant that touches a file names it.
+
+use std::path::PathBuf;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An operating-system error on a file or directory.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("create", "rename", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Parquet file could not be written or read (truncated, foreign, corrupt).
+    #[error("parquet file {path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's or encoder's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An Arrow IPC (write-ahead log) segment could not be written or read.
+    #[error("wal segment {path}: {source}")]
+    Ipc {
+        /// The segment file.
+        path: PathBuf,
+        /// The IPC error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A batch or file does not have the flow schema.
+    #[error("{context}: not a flow batch: {detail}")]
+    Schema {
+        /// Where the batch came from (a file path, or "record batch").
+        context: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A time window the user typed could not be parsed.
+    #[error(transparent)]
+    Window(#[from] crate::window::WindowError),
+}
+
+impl StoreError {
+    #[cold]
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    #[cold]
+    pub(crate) fn parquet(path: impl Into<PathBuf>, source: parquet::errors::ParquetError) -> Self {
+        StoreError::Parquet {
+            path: path.into(),
+            source,
+        }
+    }
+
+    #[cold]
+    pub(crate) fn ipc(path: impl Into<PathBuf>, source: arrow_schema::ArrowError) -> Self {
+        StoreError::Ipc {
+            path: path.into(),
+            source,
+        }
+    }
+
+    #[cold]
+    pub(crate) fn schema(context: impl Into<String>, detail: impl Into<String>) -> Self {
+        StoreError::Schema {
+            context: context.into(),
+            detail: detail.into(),
+        }
+    }
+}

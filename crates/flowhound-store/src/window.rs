@@ -1,0 +1,5 @@
+//! placeholder
+/// x
+#[derive(Debug, thiserror::Error)]
+#[error("bad window")]
+pub struct WindowError;

@@ -1,0 +1,426 @@
+//! Writing flows into Parquet files partitioned by the hour of their start:
+//! `DIR/flows/YYYY/MM/DD/HH/<name>.parquet` (UTC).
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::{
+    ArrayRef, ArrowPrimitiveType, FixedSizeBinaryArray, PrimitiveArray, RecordBatch,
+    TimestampMillisecondArray,
+};
+use arrow_buffer::{Buffer, ScalarBuffer};
+use arrow_schema::DataType;
+use chrono::{DateTime, Datelike, Timelike};
+use flowhound_model::{flow_schema, Column};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+
+use crate::batch::{check_schema, fsb_column, primitive_column};
+use crate::fsutil::sync_dir;
+use crate::StoreError;
+
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+/// Flows with absurd times are filed at the edges of this range of hours
+/// (1970-01-01T00 .. 9999-12-31T23) rather than refused, so that one bad
+/// exporter clock cannot stall the writer.
+pub(crate) const MIN_HOUR: i64 = 0;
+pub(crate) const MAX_HOUR: i64 = 2_932_896 * 24 - 1;
+
+/// The order of rows within a file. It decides both how well the file
+/// compresses and which queries can skip row groups and pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SortKey {
+    /// Arrival order.
+    None,
+    /// `time_start`.
+    Time,
+    /// `proto, dst_port, src_ip, time_start`: the port-selective queries
+    /// (SMTP senders, worm ports) read few row groups, and runs of equal
+    /// values compress well.
+    #[default]
+    ProtoPortSrcTime,
+    /// `proto, dst_port, dst_ip, time_start`.
+    ProtoPortDstTime,
+}
+
+impl SortKey {
+    fn columns(self) -> &'static [Column] {
+        match self {
+            SortKey::None => &[],
+            SortKey::Time => &[Column::TimeStart],
+            SortKey::ProtoPortSrcTime => &[
+                Column::Proto,
+                Column::DstPort,
+                Column::SrcIp,
+                Column::TimeStart,
+            ],
+            SortKey::ProtoPortDstTime => &[
+                Column::Proto,
+                Column::DstPort,
+                Column::DstIp,
+                Column::TimeStart,
+            ],
+        }
+    }
+}
+
+/// How the Parquet files are laid out. The defaults are the measured best
+/// trade of size against encode time (see `examples/layout.rs`).
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    /// Row order within each file.
+    pub sort: SortKey,
+    /// zstd level (1..=22).
+    pub zstd_level: i32,
+    /// Maximum rows per row group.
+    pub row_group_rows: usize,
+    /// Target size of a data page, bytes before compression.
+    pub data_page_bytes: usize,
+    /// Per-column encodings chosen for flows (delta times, byte-stream-split
+    /// counters, dictionaries where values repeat). Off: Parquet's defaults.
+    pub tuned_encodings: bool,
+    /// Bloom filters on `src_ip` and `dst_ip`.
+    pub bloom_filters: bool,
+    /// `fsync` the file and its directory before and after the rename. Only
+    /// for measurements; the WAL is checkpointed on the strength of this.
+    pub fsync: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            sort: SortKey::default(),
+            zstd_level: 3,
+            row_group_rows: 256 * 1024,
+            data_page_bytes: 1024 * 1024,
+            tuned_encodings: true,
+            bloom_filters: false,
+            fsync: true,
+        }
+    }
+}
+
+impl WriteOptions {
+    /// The Parquet writer properties these options stand for.
+    pub fn properties(&self) -> Result<WriterProperties, StoreError> {
+        let level = ZstdLevel::try_new(self.zstd_level).map_err(|e| {
+            StoreError::schema(
+                "write options",
+                format!("zstd level {}: {e}", self.zstd_level),
+            )
+        })?;
+        let schema = flow_schema();
+        let sorting: Vec<SortingColumn> = self
+            .sort
+            .columns()
+            .iter()
+            .filter_map(|c| schema.index_of(c.name()).ok())
+            .map(|i| SortingColumn {
+                column_idx: i as i32,
+                descending: false,
+                nulls_first: false,
+            })
+            .collect();
+        let mut b = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
+            .set_data_page_size_limit(self.data_page_bytes.max(1024))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_created_by(format!("flowhound {}", env!("CARGO_PKG_VERSION")))
+            .set_sorting_columns((!sorting.is_empty()).then_some(sorting));
+        if self.tuned_encodings {
+            for c in Column::ALL {
+                let path = ColumnPath::from(c.name());
+                b = match c {
+                    Column::TimeStart | Column::TimeEnd => b
+                        .set_column_dictionary_enabled(path.clone(), false)
+                        .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
+                    _ => b,
+                };
+            }
+        }
+        if self.bloom_filters {
+            for c in [Column::SrcIp, Column::DstIp] {
+                b = b.set_column_bloom_filter_enabled(ColumnPath::from(c.name()), true);
+            }
+        }
+        Ok(b.build())
+    }
+}
+
+/// One Parquet file written by [`ParquetWriter::write`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Start of its hour partition, Unix milliseconds.
+    pub hour_start_ms: i64,
+    /// Flows in it.
+    pub rows: u64,
+    /// Its size on disk.
+    pub bytes: u64,
+}
+
+/// Writes flows into hour-partitioned Parquet files under `DIR/flows/`.
+#[derive(Debug)]
+pub struct ParquetWriter {
+    flows_dir: PathBuf,
+    options: WriteOptions,
+    properties: WriterProperties,
+    seq: AtomicU64,
+}
+
+impl ParquetWriter {
+    /// A writer into `data_dir/flows/`. Invalid options (a zstd level out of
+    /// range) fall back to the defaults for that setting.
+    pub fn new(data_dir: &Path, options: WriteOptions) -> Self {
+        let properties = options.properties().unwrap_or_else(|_| {
+            let fixed = WriteOptions {
+                zstd_level: WriteOptions::default().zstd_level,
+                ..options.clone()
+            };
+            // The default level is valid, so this cannot fail.
+            fixed.properties().unwrap_or_default()
+        });
+        ParquetWriter {
+            flows_dir: data_dir.join("flows"),
+            options,
+            properties,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &WriteOptions {
+        &self.options
+    }
+
+    /// Splits the flows of `batches` (all of [`flow_schema`]) by the hour of
+    /// `time_start`, sorts each hour's rows by [`WriteOptions::sort`] and
+    /// writes one file per hour, atomically: a hidden temp file in the same
+    /// directory, `fsync`, rename to `<name>.parquet`, `fsync` of the
+    /// directory. A reader sees a whole file or none.
+    ///
+    /// Returns the files written, oldest hour first.
+    pub fn write(&self, batches: &[RecordBatch]) -> Result<Vec<WrittenFile>, StoreError> {
+        for b in batches {
+            check_schema(b, "parquet write")?;
+        }
+        let rows = sort_rows(batches, self.options.sort)?;
+        let mut written = Vec::new();
+        let mut start = 0;
+        while start < rows.len() {
+            let hour = rows[start].hour;
+            let end = start + rows[start..].partition_point(|r| r.hour == hour);
+            let batch = gather(batches, &rows[start..end])?;
+            written.push(self.write_file(hour, &batch)?);
+            start = end;
+        }
+        Ok(written)
+    }
+
+    fn write_file(&self, hour: i64, batch: &RecordBatch) -> Result<WrittenFile, StoreError> {
+        let dir = self.flows_dir.join(hour_dir(hour));
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
+        let name = format!(
+            "flows-{}-{}-{}",
+            now_ms(),
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = dir.join(format!(".{name}.parquet.tmp"));
+        let path = dir.join(format!("{name}.parquet"));
+        let result = self.write_tmp(&tmp, batch).and_then(|bytes| {
+            fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &tmp, e))?;
+            if self.options.fsync {
+                sync_dir(&dir)?;
+            }
+            Ok(bytes)
+        });
+        match result {
+            Ok(bytes) => Ok(WrittenFile {
+                path,
+                hour_start_ms: hour * HOUR_MS,
+                rows: batch.num_rows() as u64,
+                bytes,
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_tmp(&self, tmp: &Path, batch: &RecordBatch) -> Result<u64, StoreError> {
+        let file = File::create(tmp).map_err(|e| StoreError::io("create", tmp, e))?;
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(self.properties.clone()))
+            .map_err(|e| StoreError::parquet(tmp, e))?;
+        writer
+            .write(batch)
+            .map_err(|e| StoreError::parquet(tmp, e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| StoreError::parquet(tmp, e))?;
+        if self.options.fsync {
+            file.sync_all()
+                .map_err(|e| StoreError::io("fsync", tmp, e))?;
+        }
+        let bytes = file
+            .metadata()
+            .map_err(|e| StoreError::io("stat", tmp, e))?
+            .len();
+        Ok(bytes)
+    }
+}
+
+/// `YYYY/MM/DD/HH` of an hour number (hours since the epoch, UTC).
+pub(crate) fn hour_dir(hour: i64) -> PathBuf {
+    let hour = hour.clamp(MIN_HOUR, MAX_HOUR);
+    match DateTime::from_timestamp(hour * 3600, 0) {
+        Some(t) => PathBuf::from(format!(
+            "{:04}/{:02}/{:02}/{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour()
+        )),
+        // Unreachable within the clamped range.
+        None => PathBuf::from("1970/01/01/00"),
+    }
+}
+
+/// The partition hour of a flow start time.
+pub(crate) fn hour_of(time_start_ms: i64) -> i64 {
+    time_start_ms.div_euclid(HOUR_MS).clamp(MIN_HOUR, MAX_HOUR)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Where one row goes: its hour, its sort key, and where it comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    hour: i64,
+    k1: u32,
+    k2: u128,
+    k3: i64,
+    batch: u32,
+    row: u32,
+}
+
+fn sort_rows(batches: &[RecordBatch], key: SortKey) -> Result<Vec<Row>, StoreError> {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut rows = Vec::with_capacity(total);
+    let ctx = "parquet write";
+    for (bi, b) in batches.iter().enumerate() {
+        let ts = primitive_column::<TimestampMillisecondType>(b, "time_start", ctx)?;
+        let proto = primitive_column::<UInt8Type>(b, "proto", ctx)?;
+        let port = primitive_column::<UInt16Type>(b, "dst_port", ctx)?;
+        let addr_col = match key {
+            SortKey::ProtoPortDstTime => "dst_ip",
+            _ => "src_ip",
+        };
+        let addr = fsb_column(b, addr_col, ctx)?;
+        for i in 0..b.num_rows() {
+            let t = ts[i];
+            let (k1, k2, k3) = match key {
+                SortKey::None => (0, 0, 0),
+                SortKey::Time => (0, 0, t),
+                SortKey::ProtoPortSrcTime | SortKey::ProtoPortDstTime => {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&addr[i * 16..i * 16 + 16]);
+                    (
+                        (proto[i] as u32) << 16 | port[i] as u32,
+                        u128::from_be_bytes(a),
+                        t,
+                    )
+                }
+            };
+            rows.push(Row {
+                hour: hour_of(t),
+                k1,
+                k2,
+                k3,
+                batch: bi as u32,
+                row: i as u32,
+            });
+        }
+    }
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+/// The rows, in order, as one batch of the flow schema.
+fn gather(batches: &[RecordBatch], rows: &[Row]) -> Result<RecordBatch, StoreError> {
+    let schema = flow_schema();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (c, field) in schema.fields().iter().enumerate() {
+        let arr: ArrayRef = match field.data_type() {
+            DataType::Timestamp(_, tz) => {
+                let v = gather_primitive::<TimestampMillisecondType>(batches, c, rows)?;
+                Arc::new(TimestampMillisecondArray::new(v, None).with_timezone_opt(tz.clone()))
+            }
+            DataType::FixedSizeBinary(16) => {
+                let cols: Vec<&[u8]> = batches
+                    .iter()
+                    .map(|b| fsb_column(b, field.name(), "parquet write"))
+                    .collect::<Result<_, _>>()?;
+                let mut out = Vec::with_capacity(rows.len() * 16);
+                for r in rows {
+                    let i = r.row as usize * 16;
+                    out.extend_from_slice(&cols[r.batch as usize][i..i + 16]);
+                }
+                Arc::new(FixedSizeBinaryArray::new(16, Buffer::from_vec(out), None))
+            }
+            DataType::UInt8 => prim_array::<UInt8Type>(batches, c, rows)?,
+            DataType::UInt16 => prim_array::<UInt16Type>(batches, c, rows)?,
+            DataType::UInt32 => prim_array::<UInt32Type>(batches, c, rows)?,
+            DataType::UInt64 => prim_array::<UInt64Type>(batches, c, rows)?,
+            other => {
+                return Err(StoreError::schema(
+                    "parquet write",
+                    format!("unexpected column type {other}"),
+                ))
+            }
+        };
+        columns.push(arr);
+    }
+    RecordBatch::try_new(schema, columns)
+        .map_err(|e| StoreError::schema("parquet write", e.to_string()))
+}
+
+fn prim_array<T: ArrowPrimitiveType>(
+    batches: &[RecordBatch],
+    c: usize,
+    rows: &[Row],
+) -> Result<ArrayRef, StoreError> {
+    let v = gather_primitive::<T>(batches, c, rows)?;
+    Ok(Arc::new(PrimitiveArray::<T>::new(v, None)))
+}
+
+fn gather_primitive<T: ArrowPrimitiveType>(
+    batches: &[RecordBatch],
+    c: usize,
+    rows: &[Row],
+) -> Result<ScalarBuffer<T::Native>, StoreError> {
+    let name = flow_schema().field(c).name().clone();
+    let cols: Vec<&[T::Native]> = batches
+        .iter()
+        .map(|b| primitive_column::<T>(b, &name, "parquet write"))
+        .collect::<Result<_, _>>()?;
+    let out: Vec<T::Native> = rows
+        .iter()
+        .map(|r| cols[r.batch as usize][r.row as usize])
+        .collect();
+    Ok(ScalarBuffer::from(out))
+}
