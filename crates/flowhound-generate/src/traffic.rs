@@ -50,7 +50,7 @@ pub const ACTIVE_TIMEOUT_MS: i64 = 300_000;
 /// How long after its last packet an idle flow is exported, in ms.
 pub const IDLE_TIMEOUT_MS: i64 = 15_000;
 /// The default share of connections that belong to the scenario's incident.
-pub const DEFAULT_INCIDENT_SHARE: f64 = 0.04;
+pub const DEFAULT_INCIDENT_SHARE: f64 = 0.05;
 
 const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
     u32::from_be_bytes([a, b, c, d])
@@ -90,7 +90,8 @@ pub enum Scenario {
     /// SYN-only flows.
     Scan,
     /// The registered mail server relays mail to many foreign destinations,
-    /// day and night: a misbehaving registered server (story 2).
+    /// day and night and three times as much in the quiet hours (UTC
+    /// 20:00–08:00): a misbehaving registered server (story 2).
     MailRelay,
     /// All incidents at once, sharing the incident rate.
     All,
@@ -348,6 +349,7 @@ pub struct Traffic {
     clock_ms: f64,
     peak_rate: f64,
     cached_minute: i64,
+    quiet: bool,
     kind_cum: [f64; 14],
     worm_port: u16,
     scan_port: u16,
@@ -415,6 +417,7 @@ impl Traffic {
             clock_ms: start_ms as f64,
             peak_rate: 1000.0,
             cached_minute: i64::MIN,
+            quiet: false,
             kind_cum: [0.0; 14],
             worm_port,
             scan_port,
@@ -565,24 +568,39 @@ impl Traffic {
     }
 
     fn connection(&mut self, now_ms: i64) -> Conn {
-        let kinds = self.scenario.kinds();
-        if !kinds.is_empty() && self.rng.chance(self.incident_share) {
-            let i = self.rng.below(kinds.len() as u64) as usize;
-            return match kinds[i] {
-                Scenario::SpamBot => self.smtp_blast(self.incidents[i].host.into(), Side::Client),
-                Scenario::MailRelay => self.smtp_blast(MAIL, Side::Server),
-                Scenario::Worm => self.worm(self.incidents[i].host.into()),
-                _ => self.scan(self.incidents[i].host.into()),
-            };
-        }
         let minute = now_ms.div_euclid(60_000);
         if minute != self.cached_minute {
             self.cached_minute = minute;
             let day = daylight(now_ms);
+            self.quiet = day < 0.3;
             let mut acc = 0.0;
             for (i, (_, base, amp)) in KIND_WEIGHTS.iter().enumerate() {
                 acc += base + amp * day;
                 self.kind_cum[i] = acc;
+            }
+        }
+        let kinds = self.scenario.kinds();
+        if !kinds.is_empty() {
+            let per = self.incident_share / kinds.len() as f64;
+            let r = self.rng.unit();
+            let mut acc = 0.0;
+            for (i, &kind) in kinds.iter().enumerate() {
+                // A relaying mail server is busiest when the site is quiet.
+                let boost = if kind == Scenario::MailRelay && self.quiet {
+                    3.0
+                } else {
+                    1.0
+                };
+                acc += per * boost;
+                if r < acc {
+                    let host = u32::from(self.incidents[i].host);
+                    return match kind {
+                        Scenario::SpamBot => self.smtp_blast(host, Side::Client),
+                        Scenario::MailRelay => self.smtp_blast(MAIL, Side::Server),
+                        Scenario::Worm => self.worm(host),
+                        _ => self.scan(host),
+                    };
+                }
             }
         }
         let r = self.rng.unit() * self.kind_cum[13];
@@ -790,7 +808,7 @@ impl Traffic {
         if quic {
             let rtt = self.rtt_ms(server.1);
             let resp_pkts = (resp.min(2.0e9) / 1350.0).ceil() as u64 + 2;
-            let req_pkts = resp_pkts / 3 + 3;
+            let req_pkts = (resp_pkts / 3 + 3).max((req / 1200.0).ceil() as u64 + 1);
             let dur = (rtt * 2.0 + resp / self.rng.lognormal(3.0e6, 1.0) * 1000.0 + think) as i64;
             return self.udp(
                 (cl.addr, Side::Client),
@@ -1119,12 +1137,14 @@ impl Traffic {
         };
         let sport = self.worm_port;
         let r = self.rng.unit();
-        let (dst, side) = if r < 0.5 {
+        let local = r < 0.5;
+        let (dst, side) = if local {
             (NET | self.rng.below(1 << 16) as u32, Side::Client)
         } else if r < 0.75 {
+            // elsewhere in 10/8: not routed here, so out the default route
             (
                 v4(10, 0, 0, 0) | self.rng.below(1 << 24) as u32,
-                Side::Client,
+                Side::External(usize::MAX),
             )
         } else {
             self.anyhost_any()
@@ -1141,7 +1161,7 @@ impl Traffic {
         );
         c.proto = TCP;
         c.fwd_flags = SYN;
-        if next < 0.01 && matches!(side, Side::Client) {
+        if next < 0.01 && local {
             // exploit then the backdoor shell on tcp/9996
             c.dport = 9996;
             c.fwd_flags = FULL;
@@ -1151,7 +1171,7 @@ impl Traffic {
             c.rev_pkts = self.rng.range(5, 10);
             c.rev_bytes = c.rev_pkts * 52 + 200;
             c.duration_ms = self.rng.range(200, 2000) as i64;
-        } else if next < 0.02 && matches!(side, Side::Client) {
+        } else if next < 0.02 && local {
             // the victim pulls the worm from the FTP server on tcp/5554
             c.src = dst;
             c.dst = src;
