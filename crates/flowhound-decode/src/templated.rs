@@ -304,7 +304,10 @@ impl<S: FlowSink + ?Sized> Run<'_, S> {
                         return; // padding
                     }
                     let size = scope_len + option_len;
-                    if scope_len % 4 != 0 || option_len % 4 != 0 || size > body.len() - p - 6 {
+                    if !scope_len.is_multiple_of(4)
+                        || !option_len.is_multiple_of(4)
+                        || size > body.len() - p - 6
+                    {
                         self.bad_template();
                         return;
                     }
@@ -566,8 +569,7 @@ fn flow_records<S: FlowSink + ?Sized>(
 ) -> FlowRun {
     let plan = prog.plan;
     let default = default_rate(samplers);
-    let mut base = *base;
-    sample(&mut base, default);
+    let base = *base;
     let per_record_rate = plan.sampler_id || plan.interval;
 
     if !prog.variable {
@@ -593,9 +595,12 @@ fn flow_records<S: FlowSink + ?Sized>(
                 );
             }
             finish_times(&plan, &mut f, &s, ctx);
-            if per_record_rate {
-                record_rate(&mut f, &s, &plan, samplers, default);
-            }
+            let rate = if per_record_rate {
+                record_rate(&s, &plan, samplers, default)
+            } else {
+                default
+            };
+            sample(&mut f, rate);
             sink.push(&f);
         }
         return FlowRun {
@@ -624,9 +629,12 @@ fn flow_records<S: FlowSink + ?Sized>(
         run.records += 1;
         if plan.emits {
             finish_times(&plan, &mut f, &s, ctx);
-            if per_record_rate {
-                record_rate(&mut f, &s, &plan, samplers, default);
-            }
+            let rate = if per_record_rate {
+                record_rate(&s, &plan, samplers, default)
+            } else {
+                default
+            };
+            sample(&mut f, rate);
             sink.push(&f);
             run.flows += 1;
         }
@@ -634,16 +642,14 @@ fn flow_records<S: FlowSink + ?Sized>(
     run
 }
 
-/// A record naming its sampler, or carrying its own interval, replaces the
-/// default rate applied to the base record.
-#[cold]
+/// A record naming its sampler, or carrying its own interval, overrides
+/// the default rate.
 fn record_rate(
-    f: &mut FlowRecord,
     s: &Scratch,
     plan: &crate::program::Plan,
     samplers: &[Sampler],
     default: Rate,
-) {
+) -> Rate {
     let mut rate = default;
     if plan.sampler_id && s.has_sampler_id {
         rate = rate_for(samplers, s.sampler_id);
@@ -654,15 +660,7 @@ fn record_rate(
             den: 1,
         };
     }
-    if rate != default {
-        // Undo the default scaling, then apply the record's own.
-        if default != Rate::ONE {
-            f.packets = f.packets.saturating_mul(default.den) / default.num;
-            f.bytes = f.bytes.saturating_mul(default.den) / default.num;
-            f.sampling_rate = 1;
-        }
-        sample(f, rate);
-    }
+    rate
 }
 
 /// Read options records: samplers and the exporter's boot time. Returns the

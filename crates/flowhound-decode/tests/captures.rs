@@ -22,12 +22,11 @@ fn payloads() -> Option<PathBuf> {
 
 const EXPORTER: u32 = 0xc000_0201;
 
+/// Each datagram's outcome, errors as "message [kind]".
+type Outcomes = Vec<Result<Decoded, String>>;
+
 /// Decode a file of one or more concatenated datagrams through `cache`.
-fn decode_file(
-    path: &Path,
-    cache: &mut TemplateCache,
-    flows: &mut Vec<FlowRecord>,
-) -> Vec<Result<Decoded, String>> {
+fn decode_file(path: &Path, cache: &mut TemplateCache, flows: &mut Vec<FlowRecord>) -> Outcomes {
     let bytes = std::fs::read(path).expect("readable payload");
     let mut rest = &bytes[..];
     let mut out = Vec::new();
@@ -48,7 +47,7 @@ fn decode_file(
 }
 
 /// Decode files in order through one cache, as one exporter sent them.
-fn decode_seq(names: &[&str]) -> Option<(Vec<FlowRecord>, Vec<Result<Decoded, String>>)> {
+fn decode_seq(names: &[&str]) -> Option<(Vec<FlowRecord>, Outcomes)> {
     let dir = payloads()?;
     let mut cache = TemplateCache::default();
     let mut flows = Vec::new();
