@@ -35,6 +35,15 @@ pub enum StoreError {
         #[source]
         source: arrow_schema::ArrowError,
     },
+    /// Reading flows out of a Parquet file failed part way.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The reader's error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
     /// A batch or file does not have the flow schema.
     #[error("{context}: not a flow batch: {detail}")]
     Schema {

@@ -17,12 +17,18 @@
 
 mod batch;
 mod error;
+mod expire;
 mod fsutil;
+mod layout;
+mod read;
 mod wal;
-pub mod window;
+mod window;
 mod write;
 
 pub use batch::{records_from_batch, FlowBatch};
 pub use error::StoreError;
+pub use expire::{expire, ExpireReport};
+pub use read::{BatchIter, FlowStore, LocalStore};
 pub use wal::{wal_checkpoint, SegmentId, Wal, WalOptions};
+pub use window::{parse_window, TimeWindow, WindowError};
 pub use write::{ParquetWriter, SortKey, WriteOptions, WrittenFile};
