@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest a partly filled datagram waits for more flows at low rates.
-const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest single sleep, so that `stop` is noticed quickly.
 const MAX_SLEEP: Duration = Duration::from_millis(20);
 /// Latest valid simulated time: v5/v9/IPFIX carry Unix seconds in 32 bits.
@@ -194,7 +194,7 @@ fn bind_addr(to: SocketAddr, i: u32) -> SocketAddr {
 /// Pacing follows a token schedule: by real time `t` exactly
 /// `rate × t` flows are due; full datagrams go out as soon as they are due
 /// (at high rates back to back, without sleeping), a partial one when flows
-/// have waited [`FLUSH_INTERVAL`] (100 ms). One batch buffer and one datagram
+/// have waited 100 ms. One batch buffer and one datagram
 /// buffer are reused: nothing is allocated per flow or per datagram.
 ///
 /// Errors: an invalid configuration (`InvalidInput`, e.g. rate 0), failing to
