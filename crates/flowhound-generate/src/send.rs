@@ -1,7 +1,7 @@
 //! Pacing generated flows onto UDP, from one or more simulated exporters.
 
 use crate::encode::{Encoder, Proto};
-use crate::traffic::{Scenario, Traffic, DEFAULT_INCIDENT_SHARE};
+use crate::traffic::{intensity, Scenario, Traffic, DEFAULT_INCIDENT_SHARE};
 use flowhound_model::FlowRecord;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -22,8 +22,14 @@ pub struct SendConfig {
     pub to: SocketAddr,
     /// Export protocol.
     pub proto: Proto,
-    /// Flows per (real) second on the wire; must be above 0.
+    /// Flows per (real) second on the wire; must be above 0. With
+    /// `diurnal`, the rate at the daily peak.
     pub rate_flows_per_s: u64,
+    /// Let the wire rate follow the day's rhythm of the simulated flow time
+    /// ([`crate::intensity`]: the peak at 14:00 UTC, about a tenth of it at
+    /// night), so that stored volumes show the day. Off: a constant rate,
+    /// only the mix of traffic follows the hour.
+    pub diurnal: bool,
     /// Incident to inject.
     pub scenario: Scenario,
     /// Seed of the traffic: the same seed sends the same flows.
@@ -60,6 +66,7 @@ impl SendConfig {
             to,
             proto,
             rate_flows_per_s: 10_000,
+            diurnal: false,
             scenario: Scenario::Normal,
             seed: 1,
             total_flows: None,
@@ -244,6 +251,8 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
     let t0 = Instant::now();
     let mut last_send = t0;
     let mut last_datagram = t0;
+    let mut diurnal_due = 0.0f64;
+    let mut last_el = Duration::ZERO;
 
     while produced < total && !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -251,12 +260,23 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
         if config.duration.is_some_and(|d| el >= d) {
             break;
         }
-        let due = ((el.as_secs_f64() * rate) as u64).min(total);
+        let sim = t0_sim(start_ms, el, config.time_scale);
+        // Flows due by now, and the rate at which more become due.
+        let (due_f, rate_now) = if config.diurnal {
+            let r = rate * intensity(sim);
+            diurnal_due += (el - last_el).as_secs_f64() * r;
+            last_el = el;
+            (diurnal_due, r)
+        } else {
+            (el.as_secs_f64() * rate, rate)
+        };
+        let due = (due_f as u64).min(total);
         let pending = due.saturating_sub(produced);
         let want = (per as u64).min(total - produced);
         if pending < want && !(pending > 0 && now - last_send >= FLUSH_INTERVAL) {
             // Wait for the next full datagram or the flush deadline.
-            let full_at = Duration::from_secs_f64((produced + want) as f64 / rate);
+            let to_full = ((produced + want) as f64 - due_f).max(0.0) / rate_now;
+            let full_at = el + Duration::try_from_secs_f64(to_full).unwrap_or(MAX_SLEEP);
             let mut target = full_at;
             if pending > 0 {
                 target = target.min((last_send - t0) + FLUSH_INTERVAL);
@@ -273,7 +293,6 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
             continue;
         }
         let n = pending.min(want) as usize;
-        let sim = t0_sim(start_ms, el, config.time_scale);
         sim_now = sim;
         traffic.fill(sim, &mut batch[..n]);
         produced += n as u64;

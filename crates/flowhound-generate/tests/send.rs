@@ -136,6 +136,22 @@ fn low_rates_flush_partial_datagrams() {
 }
 
 #[test]
+fn diurnal_rate_follows_the_simulated_hour() {
+    let mut day = SendConfig::new("127.0.0.1:9".parse().expect("addr"), Proto::V9);
+    day.rate_flows_per_s = 20_000;
+    day.diurnal = true;
+    day.duration = Some(Duration::from_millis(300));
+    day.start_ms = Some(1_764_165_600_000); // 14:00 UTC
+    let mut night = day.clone();
+    night.start_ms = Some(1_764_126_000_000); // 03:00 UTC
+    let stop = AtomicBool::new(false);
+    let d = send(&day, &stop).expect("day");
+    let n = send(&night, &stop).expect("night");
+    assert!(d.flows > 4 * n.flows, "day {} night {}", d.flows, n.flows);
+    assert!(d.flows > 4_000, "{}", d.flows);
+}
+
+#[test]
 fn bad_configs_are_errors_not_panics() {
     let base = SendConfig::new("127.0.0.1:9".parse().expect("addr"), Proto::V9);
     let stop = AtomicBool::new(false);
