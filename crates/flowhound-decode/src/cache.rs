@@ -199,8 +199,18 @@ pub(crate) struct Rate {
 impl Rate {
     pub const ONE: Rate = Rate { num: 1, den: 1 };
 
+    /// `v * num / den`, saturating.
+    #[inline]
+    pub fn scale(self, v: u64) -> u64 {
+        if self.den == 1 {
+            v.saturating_mul(self.num)
+        } else {
+            (v as u128 * self.num as u128 / self.den as u128).min(u64::MAX as u128) as u64
+        }
+    }
+
     pub fn rounded(self) -> u32 {
-        ((self.num + self.den / 2) / self.den).clamp(1, u32::MAX as u64) as u32
+        (self.num.saturating_add(self.den / 2) / self.den).clamp(1, u32::MAX as u64) as u32
     }
 }
 

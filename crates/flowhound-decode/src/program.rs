@@ -476,8 +476,8 @@ pub(crate) fn apply(a: Action, b: &[u8], f: &mut FlowRecord, s: &mut Scratch, ct
         EndMillis => f.time_end = be(b) as i64,
         StartNtp => f.time_start = ntp_ms(be(b)),
         EndNtp => f.time_end = ntp_ms(be(b)),
-        StartDeltaMicros => f.time_start = ctx.export_ms - (be(b) / 1000) as i64,
-        EndDeltaMicros => f.time_end = ctx.export_ms - (be(b) / 1000) as i64,
+        StartDeltaMicros => f.time_start = ctx.export_ms.saturating_sub((be(b) / 1000) as i64),
+        EndDeltaMicros => f.time_end = ctx.export_ms.saturating_sub((be(b) / 1000) as i64),
         DurationMillis => s.duration_ms = be(b),
         DurationMicros => s.duration_ms = be(b) / 1000,
         SysInitMillis => {
@@ -518,7 +518,7 @@ pub(crate) fn finish_times(plan: &Plan, f: &mut FlowRecord, s: &Scratch, ctx: &C
                 // Signed distance so that a wrapped 32-bit uptime, or a flow
                 // stamped slightly after the header, stays close to export time.
                 Uptime::Header(up) => ctx.export_ms - up.wrapping_sub(t) as i32 as i64,
-                Uptime::Init(init) => init + t as i64,
+                Uptime::Init(init) => init.saturating_add(t as i64),
                 Uptime::None => ctx.export_ms,
             }
         };
@@ -529,18 +529,20 @@ pub(crate) fn finish_times(plan: &Plan, f: &mut FlowRecord, s: &Scratch, ctx: &C
             f.time_end = conv(s.end_up);
         }
     }
+    // Wire values are unsigned; anything past i64 saturates.
+    let duration = s.duration_ms.min(i64::MAX as u64) as i64;
     match (has_start, has_end) {
         (true, true) => {}
         (true, false) => {
             f.time_end = if plan.duration {
-                f.time_start + s.duration_ms as i64
+                f.time_start.saturating_add(duration)
             } else {
                 f.time_start
             }
         }
         (false, true) => {
             f.time_start = if plan.duration {
-                f.time_end - s.duration_ms as i64
+                f.time_end.saturating_sub(duration)
             } else {
                 f.time_end
             }
@@ -548,7 +550,7 @@ pub(crate) fn finish_times(plan: &Plan, f: &mut FlowRecord, s: &Scratch, ctx: &C
         (false, false) => {
             f.time_end = ctx.export_ms;
             f.time_start = if plan.duration {
-                ctx.export_ms - s.duration_ms as i64
+                ctx.export_ms.saturating_sub(duration)
             } else {
                 ctx.export_ms
             };

@@ -552,8 +552,8 @@ struct FlowRun {
 #[inline(always)]
 fn sample(f: &mut FlowRecord, r: Rate) {
     if r != Rate::ONE {
-        f.packets = f.packets.saturating_mul(r.num) / r.den;
-        f.bytes = f.bytes.saturating_mul(r.num) / r.den;
+        f.packets = r.scale(f.packets);
+        f.bytes = r.scale(f.bytes);
         f.sampling_rate = r.rounded();
     }
 }
@@ -734,8 +734,14 @@ fn sampler_rate(s: &Scratch) -> Option<Rate> {
     } else {
         return None;
     };
-    Some(Rate {
-        num: num.max(den),
-        den,
+    Some(if num <= den {
+        Rate::ONE
+    } else if num.is_multiple_of(den) {
+        Rate {
+            num: num / den,
+            den: 1,
+        }
+    } else {
+        Rate { num, den }
     })
 }
