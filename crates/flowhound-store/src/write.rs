@@ -18,7 +18,7 @@ use flowhound_model::{flow_schema, Column};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
 use crate::batch::{check_schema, fsb_column, primitive_column};
@@ -110,6 +110,12 @@ impl Default for WriteOptions {
 impl WriteOptions {
     /// The Parquet writer properties these options stand for.
     pub fn properties(&self) -> Result<WriterProperties, StoreError> {
+        Ok(self.properties_builder()?.build())
+    }
+
+    /// The builder of [`WriteOptions::properties`], to adjust before use with
+    /// [`ParquetWriter::with_properties`].
+    pub fn properties_builder(&self) -> Result<WriterPropertiesBuilder, StoreError> {
         let level = ZstdLevel::try_new(self.zstd_level).map_err(|e| {
             StoreError::schema(
                 "write options",
@@ -151,7 +157,7 @@ impl WriteOptions {
                 b = b.set_column_bloom_filter_enabled(ColumnPath::from(c.name()), true);
             }
         }
-        Ok(b.build())
+        Ok(b)
     }
 }
 
@@ -189,6 +195,22 @@ impl ParquetWriter {
             // The default level is valid, so this cannot fail.
             fixed.properties().unwrap_or_default()
         });
+        ParquetWriter {
+            flows_dir: data_dir.join("flows"),
+            options,
+            properties,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// A writer with explicit Parquet properties, for layouts the options
+    /// do not cover (measurements, special sites). `options` still decides
+    /// the sort order and `fsync`.
+    pub fn with_properties(
+        data_dir: &Path,
+        options: WriteOptions,
+        properties: WriterProperties,
+    ) -> Self {
         ParquetWriter {
             flows_dir: data_dir.join("flows"),
             options,

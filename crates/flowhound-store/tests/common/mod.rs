@@ -36,7 +36,7 @@ pub fn flow(i: u64, time_start: i64) -> FlowRecord {
         domain_id: i as u32 % 3,
         src_ip: src,
         dst_ip: dst,
-        next_hop: if i % 3 == 0 {
+        next_hop: if i.is_multiple_of(3) {
             0
         } else {
             addr_from_v4(0x0a00_00fe)
