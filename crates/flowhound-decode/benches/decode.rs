@@ -130,13 +130,15 @@ fn ipfix(sets: &[u8]) -> Vec<u8> {
     d
 }
 
-/// Counts flows, as a columnar batch builder would touch them.
+/// Takes each flow as an opaque value, so no field store can be optimised
+/// away, without the cost of a particular batch layout.
 struct Counter(u64);
 
 impl FlowSink for Counter {
     #[inline]
     fn push(&mut self, flow: &FlowRecord) {
-        self.0 = self.0.wrapping_add(flow.bytes ^ flow.src_ip as u64);
+        black_box(flow);
+        self.0 = self.0.wrapping_add(1);
     }
 }
 
