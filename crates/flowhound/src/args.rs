@@ -1,0 +1,145 @@
+//! The command line, as users type it. Only parsing and validation here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::units::{parse_duration, parse_size};
+
+/// NetFlow/IPFIX security analytics: collect, store, investigate.
+///
+/// Start with `flowhound demo`: the whole story on synthetic traffic.
+#[derive(Parser, Debug)]
+#[command(name = "flowhound", version, about, long_about = None)]
+pub struct Args {
+    /// Config file (site inventory, registries); applies to every command.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only warnings and errors on stderr (RUST_LOG overrides).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Receive NetFlow v5/v9 and IPFIX over UDP and store every flow.
+    Collect(CollectArgs),
+    /// Totals of stored flows, in all and per exporter (like nfdump -I).
+    Summary(SummaryArgs),
+    /// Import flow exports from files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Send synthetic, realistic flow exports over UDP (load tests, demos).
+    Generate(GenerateArgs),
+    /// The whole story on synthetic traffic: no setup, no network.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CollectArgs {
+    /// Address to listen on, e.g. 0.0.0.0:2055 or [::]:4739 (repeatable).
+    #[arg(short, long = "listen", value_name = "ADDR:PORT", required = true)]
+    pub listen: Vec<SocketAddr>,
+    /// Data directory: flows, write-ahead log, exporter books.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Socket receive buffer per listener (like nfcapd -B), e.g. 32M.
+    #[arg(short = 'B', long = "rcvbuf", value_name = "SIZE", default_value = "32M", value_parser = parse_size)]
+    pub rcvbuf: u64,
+    /// Serve Prometheus metrics on ADDR:PORT at /metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Write a set of Parquet files this often (flows are in the WAL meanwhile).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub file_interval: std::time::Duration,
+    /// Retention: delete flow files older than this (e.g. 90d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_age: Option<std::time::Duration>,
+    /// Retention: keep all flow files together under this size (e.g. 500G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned, human units.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SummaryArgs {
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Time window (flow time): 2026/11/26.14:00:00-2026/11/26.15:00:00 or ISO 8601 start/end.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Export datagrams found in pcap/pcapng captures (any UDP port).
+    Pcap(ImportPcapArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportPcapArgs {
+    /// Capture files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// Where to send, e.g. 127.0.0.1:2055.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub to: SocketAddr,
+    /// Export protocol.
+    #[arg(long, value_name = "v5|v9|ipfix", default_value = "v9")]
+    pub proto: String,
+    /// Flows per second.
+    #[arg(long, value_name = "FLOWS_PER_S", default_value_t = 10_000)]
+    pub rate: u64,
+    /// Incident to mix in: normal, spambot, worm, scan.
+    #[arg(long, value_name = "NAME", default_value = "normal")]
+    pub scenario: String,
+    /// Stop after this many flows.
+    #[arg(long, value_name = "N")]
+    pub flows: Option<u64>,
+    /// Stop after this long (default: run until Ctrl-C, or until --flows).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Number of simulated exporters (sources 127.0.0.1, .2, … on loopback).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub exporters: u32,
+    /// Random seed: the same seed sends the same flows.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated flow time runs this many times faster than real time.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Flow time to start at (ISO 8601 or nfdump's YYYY/MM/DD.hh:mm:ss); default now.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the demo's data here (default: a temporary directory).
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// How many flows to send.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub flows: u64,
+}

@@ -1,0 +1,34 @@
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use flowhound_collect::{start, CollectConfig};
+use tracing::info;
+
+use crate::args::CollectArgs;
+
+pub fn run(a: CollectArgs) -> anyhow::Result<()> {
+    let mut config = CollectConfig::new(a.listen, a.data);
+    config.rcvbuf = usize::try_from(a.rcvbuf).unwrap_or(usize::MAX);
+    config.metrics = a.metrics;
+    config.file_interval = a.file_interval;
+    config.max_age = a.max_age;
+    config.max_bytes = a.max_size;
+    let signals = super::stop_on_signals()?;
+    let running = start(config).context("cannot start the collector")?;
+    let stop = running.stop_flag();
+    while !signals.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    info!("stopping: writing every received flow");
+    stop.store(true, Ordering::Relaxed);
+    let metrics = running.metrics.clone();
+    running.wait()?;
+    info!(
+        datagrams = metrics.datagrams(),
+        flows = metrics.flows_decoded(),
+        written = metrics.flows_written(),
+        "stopped"
+    );
+    Ok(())
+}

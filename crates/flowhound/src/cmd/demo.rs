@@ -1,0 +1,106 @@
+//! `flowhound demo`: the whole story on synthetic traffic. A collector on
+//! loopback, three exporters (v5, v9, IPFIX) sending a day of a site's
+//! traffic with a spam bot in it, then what was stored.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use flowhound_collect::{start, CollectConfig};
+use flowhound_generate::{send, Proto, Scenario, SendConfig};
+
+use crate::args::{DemoArgs, Format, SummaryArgs};
+
+pub fn run(a: DemoArgs) -> anyhow::Result<()> {
+    let (data, _keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("flowhound-demo-")
+                .tempdir()?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    println!(
+        "flowhound demo: a collector on loopback, three exporters, one day of a site's traffic."
+    );
+    println!("data directory: {}\n", data.display());
+
+    let mut config = CollectConfig::new(vec!["127.0.0.1:0".parse()?], data.clone());
+    config.file_interval = Duration::from_secs(5);
+    let running = start(config).context("cannot start the collector")?;
+    let to = running.listen[0];
+    println!("collector listening on udp {to}");
+
+    // A day of flow time, yesterday, played fast.
+    let day_ms = 86_400_000i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    let yesterday = now - now.rem_euclid(day_ms) - day_ms;
+    let per = (a.flows / 3).max(1);
+    let stop = super::generate::never();
+    let mut handles = Vec::new();
+    for (i, (proto, scenario)) in [
+        (Proto::V9, Scenario::SpamBot),
+        (Proto::Ipfix, Scenario::Normal),
+        (Proto::V5, Scenario::Normal),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = SendConfig::new(to, proto);
+        c.scenario = scenario;
+        c.seed = 42 + i as u64;
+        c.total_flows = Some(per);
+        c.rate_flows_per_s = 100_000;
+        c.start_ms = Some(yesterday);
+        // The whole day within the sending time.
+        c.time_scale = 86_400.0 / (per as f64 / c.rate_flows_per_s as f64).max(0.001);
+        c.exporters = 1;
+        handles.push(std::thread::spawn(move || (proto, send(&c, &never_ref()))));
+    }
+    let _ = stop;
+    let mut sent = 0;
+    for h in handles {
+        let (proto, report) = h.join().map_err(|_| anyhow::anyhow!("sender panicked"))?;
+        let report = report.context("sending failed")?;
+        println!(
+            "exporter {:<5} sent {:>8} flows in {:>6} datagrams",
+            proto.name(),
+            report.flows,
+            report.datagrams
+        );
+        sent += report.flows;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let metrics = running.metrics.clone();
+    running.stop()?;
+    println!(
+        "collector received {} datagrams, decoded {} flows, stored {} ({} sent)\n",
+        metrics.datagrams(),
+        metrics.flows_decoded(),
+        metrics.flows_written(),
+        sent
+    );
+    super::summary::run(SummaryArgs {
+        data: data.clone(),
+        window: None,
+        output: Format::Table,
+    })?;
+    println!("\nThe spam bot is in there: one internal host sending SMTP to many foreign servers.");
+    println!("Next: flowhound summary --data {} -o json", data.display());
+    if a_keep_hint(&data) {
+        println!(
+            "(run with --data DIR to keep the flows; this temporary directory is removed now)"
+        );
+    }
+    Ok(())
+}
+
+fn never_ref() -> &'static std::sync::atomic::AtomicBool {
+    static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    &NEVER
+}
+
+fn a_keep_hint(data: &std::path::Path) -> bool {
+    data.starts_with(std::env::temp_dir())
+}

@@ -1,0 +1,28 @@
+//! One module per subcommand.
+
+mod collect;
+mod demo;
+mod generate;
+mod import;
+mod summary;
+
+use crate::args::{Args, Command, ImportCommand};
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Collect(a) => collect::run(a),
+        Command::Summary(a) => summary::run(a),
+        Command::Import(ImportCommand::Pcap(a)) => import::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}
+
+/// Set the returned flag on SIGINT or SIGTERM.
+pub fn stop_on_signals() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, flag.clone())?;
+    }
+    Ok(flag)
+}

@@ -1,0 +1,119 @@
+//! Helpers for tests that run the real `flowhound` binary.
+#![allow(dead_code)]
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_flowhound")
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    s.local_addr().expect("local addr").port()
+}
+
+/// `flowhound collect` in the background on 127.0.0.1:PORT.
+pub fn collect(port: u16, data: &Path, extra: &[&str]) -> Child {
+    let child = Command::new(bin())
+        .args([
+            "collect",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flowhound collect");
+    wait_for_udp_listener(port);
+    child
+}
+
+/// Wait until something listens on UDP 127.0.0.1:port (from /proc/net/udp).
+pub fn wait_for_udp_listener(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let needle = format!("0100007F:{port:04X}");
+    while Instant::now() < deadline {
+        let table = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+        if table.contains(&needle) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on udp 127.0.0.1:{port} after 20 s");
+}
+
+/// `flowhound generate …`, waited for; returns its JSON report.
+pub fn generate(port: u16, args: &[&str]) -> serde_json::Value {
+    let out = run_ok(
+        Command::new(bin())
+            .args(["generate", "--to", &format!("127.0.0.1:{port}")])
+            .args(args),
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "generate printed no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// SIGTERM, then wait; the collector must exit 0.
+pub fn terminate(mut child: Child) -> String {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let out = wait_with_timeout(&mut child, Duration::from_secs(60));
+    assert!(
+        out.0.success(),
+        "collector exited with {}: {}",
+        out.0,
+        out.1
+    );
+    out.1
+}
+
+pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            return (status, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `flowhound summary --data DIR -o json`.
+pub fn summary(data: &Path) -> serde_json::Value {
+    let out = run_ok(
+        Command::new(bin())
+            .args(["summary", "-o", "json", "--data"])
+            .arg(data),
+    );
+    serde_json::from_slice(&out.stdout).expect("summary JSON")
+}
