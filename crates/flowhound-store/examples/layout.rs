@@ -30,7 +30,11 @@ struct Config {
 }
 
 fn cfg(name: &str, options: WriteOptions) -> Config {
-    Config { name: name.into(), options, properties: None }
+    Config {
+        name: name.into(),
+        options,
+        properties: None,
+    }
 }
 
 fn custom(
@@ -39,7 +43,11 @@ fn custom(
     f: impl FnOnce(WriterPropertiesBuilder) -> WriterPropertiesBuilder,
 ) -> Config {
     let b = options.properties_builder().expect("valid options");
-    Config { name: name.into(), properties: Some(f(b).build()), options }
+    Config {
+        name: name.into(),
+        properties: Some(f(b).build()),
+        options,
+    }
 }
 
 fn col(name: &str) -> ColumnPath {
@@ -50,7 +58,10 @@ const ADDRS: [&str; 4] = ["exporter", "src_ip", "dst_ip", "next_hop"];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let only = args.get(2).cloned();
 
     // One busy hour of a site: flows arrive over the hour, with jitter.
@@ -65,73 +76,113 @@ fn main() {
         .map(|o| all.slice(o, 65_536.min(n - o)))
         .collect();
 
-    let base = WriteOptions { fsync: false, ..WriteOptions::default() };
-    let sorted = |sort| WriteOptions { sort, ..base.clone() };
+    let base = WriteOptions {
+        fsync: false,
+        ..WriteOptions::default()
+    };
+    let sorted = |sort| WriteOptions {
+        sort,
+        ..base.clone()
+    };
+    let zstd3 = || Compression::ZSTD(ZstdLevel::try_new(3).expect("level"));
     let mut configs = vec![
-        custom("parquet defaults (dict everywhere), zstd 3, arrival order", sorted(SortKey::None), |_| {
-            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level")))
-        }),
-        cfg("tuned, arrival order", sorted(SortKey::None)),
-        cfg("tuned, sort time_start", sorted(SortKey::Time)),
-        cfg("tuned, sort proto,dst_port,src_ip,time", sorted(SortKey::ProtoPortSrcTime)),
-        cfg("tuned, sort proto,dst_port,dst_ip,time", sorted(SortKey::ProtoPortDstTime)),
+        custom(
+            "parquet defaults, zstd 3, arrival order",
+            sorted(SortKey::None),
+            |_| WriterProperties::builder().set_compression(zstd3()),
+        ),
+        custom(
+            "parquet defaults, zstd 3, sort proto,dst_port,dst_ip,time",
+            base.clone(),
+            |_| WriterProperties::builder().set_compression(zstd3()),
+        ),
+        cfg("defaults (WriteOptions::default())", base.clone()),
+        cfg(
+            "defaults + bloom src/dst_ip",
+            WriteOptions {
+                bloom_filters: true,
+                ..base.clone()
+            },
+        ),
+        cfg(
+            "defaults, sort proto,dst_port,src_ip,time",
+            sorted(SortKey::ProtoPortSrcTime),
+        ),
+        cfg("defaults, sort time_start", sorted(SortKey::Time)),
+        cfg("defaults, arrival order", sorted(SortKey::None)),
     ];
-    let best = SortKey::ProtoPortSrcTime;
-    for level in [1, 6, 9] {
+    for level in [3, 6, 9] {
         configs.push(cfg(
-            &format!("tuned, port sort, zstd {level}"),
-            WriteOptions { zstd_level: level, ..sorted(best) },
+            &format!("defaults, zstd {level}"),
+            WriteOptions {
+                zstd_level: level,
+                ..base.clone()
+            },
         ));
     }
-    for rows in [128 * 1024, 1024 * 1024] {
+    for rows in [256 * 1024, 1024 * 1024] {
         configs.push(cfg(
-            &format!("tuned, port sort, row groups {}k", rows / 1024),
-            WriteOptions { row_group_rows: rows, ..sorted(best) },
+            &format!("defaults, row groups {}k", rows / 1024),
+            WriteOptions {
+                row_group_rows: rows,
+                ..base.clone()
+            },
         ));
     }
-    configs.push(cfg("tuned, port sort, bloom src/dst_ip", WriteOptions { bloom_filters: true, ..sorted(best) }));
-    configs.push(custom("tuned, port sort, addrs BSS no dict", sorted(best), |mut b| {
-        for a in ADDRS {
-            b = b
-                .set_column_dictionary_enabled(col(a), false)
-                .set_column_encoding(col(a), Encoding::BYTE_STREAM_SPLIT);
-        }
-        b
+    configs.push(cfg(
+        "defaults, untuned encodings (dictionary everywhere)",
+        WriteOptions {
+            tuned_encodings: false,
+            ..base.clone()
+        },
+    ));
+    configs.push(custom(
+        "defaults, no dictionary at all",
+        base.clone(),
+        |b| b.set_dictionary_enabled(false),
+    ));
+    configs.push(custom(
+        "defaults, addresses BYTE_STREAM_SPLIT",
+        base.clone(),
+        |mut b| {
+            for a in ADDRS {
+                b = b
+                    .set_column_dictionary_enabled(col(a), false)
+                    .set_column_encoding(col(a), Encoding::BYTE_STREAM_SPLIT);
+            }
+            b
+        },
+    ));
+    configs.push(custom(
+        "defaults, counters DELTA_BINARY_PACKED",
+        base.clone(),
+        |mut b| {
+            for a in ["packets", "bytes"] {
+                b = b.set_column_encoding(col(a), Encoding::DELTA_BINARY_PACKED);
+            }
+            b
+        },
+    ));
+    configs.push(custom(
+        "defaults, chunk statistics only",
+        base.clone(),
+        |b| b.set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk),
+    ));
+    configs.push(custom("defaults, pages 256 KiB", base.clone(), |b| {
+        b.set_data_page_size_limit(256 * 1024)
     }));
-    configs.push(custom("tuned, port sort, src/dst BSS, dict others", sorted(best), |mut b| {
-        for a in ["src_ip", "dst_ip"] {
-            b = b
-                .set_column_dictionary_enabled(col(a), false)
-                .set_column_encoding(col(a), Encoding::BYTE_STREAM_SPLIT);
-        }
-        b
-    }));
-    configs.push(custom("tuned, port sort, counters BSS", sorted(best), |mut b| {
-        for a in ["packets", "bytes"] {
-            b = b
-                .set_column_dictionary_enabled(col(a), false)
-                .set_column_encoding(col(a), Encoding::BYTE_STREAM_SPLIT);
-        }
-        b
-    }));
-    configs.push(custom("tuned, port sort, counters DELTA", sorted(best), |mut b| {
-        for a in ["packets", "bytes"] {
-            b = b
-                .set_column_dictionary_enabled(col(a), false)
-                .set_column_encoding(col(a), Encoding::DELTA_BINARY_PACKED);
-        }
-        b
-    }));
-    configs.push(custom("tuned, port sort, no dictionary at all", sorted(best), |b| {
-        b.set_dictionary_enabled(false)
-    }));
-    configs.push(custom("tuned, port sort, chunk stats only", sorted(best), |b| {
-        b.set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk)
-    }));
-    configs.push(custom("tuned, port sort, pages 256 KiB", sorted(best), |b| b.set_data_page_size_limit(256 * 1024)));
 
-    println!("{n} flows, {} batches\n", batches.len());
-    println!("| layout | B/flow | write ns/flow | rows read: dst_port=25 | rows read: 5 min |");
+    let span = flowhound_store::records_from_batch(&all.slice(0, 1)).expect("flows")[0].time_start;
+    let last =
+        flowhound_store::records_from_batch(&all.slice(n - 1, 1)).expect("flows")[0].time_start;
+    println!(
+        "{n} flows, {} batches, time_start from {} to {} (+{:.2} h)\n",
+        batches.len(),
+        span,
+        last,
+        (last - span) as f64 / 3.6e6
+    );
+    println!("| layout | B/flow | write CPU ns/flow | rows read: dst_port=25 | rows read: 5 min |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     for c in &configs {
         if only.as_deref().is_some_and(|o| !c.name.contains(o)) {
@@ -143,39 +194,46 @@ fn main() {
             None => ParquetWriter::new(dir.path(), c.options.clone()),
         };
         let mut best_ns = f64::MAX;
+        let mut best_cpu = f64::MAX;
         let mut files = Vec::new();
         for _ in 0..2 {
             let _ = std::fs::remove_dir_all(dir.path().join("flows"));
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), thread_cpu_ns());
             files = writer.write(&batches).expect("write");
             best_ns = best_ns.min(t.elapsed().as_nanos() as f64 / n as f64);
+            best_cpu = best_cpu.min((thread_cpu_ns() - cpu) as f64 / n as f64);
         }
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
         let (smtp, window) = pruning(&files);
         println!(
-            "| {} | {:.2} | {:.0} | {:.1}% | {:.1}% |",
+            "| {} | {:.2} | {:.0} ({:.0} wall) | {:.1}% | {:.1}% |",
             c.name,
             bytes as f64 / n as f64,
+            best_cpu,
             best_ns,
             100.0 * smtp as f64 / n as f64,
             100.0 * window as f64 / n as f64
         );
-        if c.name == "tuned, sort proto,dst_port,src_ip,time" {
+        if c.name.starts_with("defaults (") || c.name.starts_with("parquet defaults") {
             breakdown(&files, n);
         }
     }
 }
 
 /// Rows in row groups that statistics cannot rule out, for `dst_port = 25`
-/// and for the window of 5 minutes starting at 14:30.
+/// and for the window of 5 minutes starting at 14:10.
 fn pruning(files: &[WrittenFile]) -> (u64, u64) {
-    let (ws, we) = (START + 30 * 60_000, START + 35 * 60_000);
+    let (ws, we) = (START + 10 * 60_000, START + 15 * 60_000);
     let (mut smtp, mut window) = (0, 0);
     for f in files {
         let r = SerializedFileReader::new(File::open(&f.path).expect("open")).expect("parquet");
         let md = r.metadata();
         let schema = md.file_metadata().schema_descr();
-        let idx = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name).expect("column");
+        let idx = |name: &str| {
+            (0..schema.num_columns())
+                .find(|&i| schema.column(i).name() == name)
+                .expect("column")
+        };
         let (port, ts) = (idx("dst_port"), idx("time_start"));
         for rg in md.row_groups() {
             let rows = rg.num_rows() as u64;
@@ -209,10 +267,18 @@ fn breakdown(files: &[WrittenFile], n: usize) {
             }
         }
     }
-    per.sort_by(|a, b| b.1.cmp(&a.1));
+    per.sort_by_key(|p| std::cmp::Reverse(p.1));
     let cols: Vec<String> = per
         .iter()
         .map(|(name, b)| format!("{name} {:.2}", *b as f64 / n as f64))
         .collect();
     println!("|   per column (B/flow): {} | | | | |", cols.join(", "));
+}
+
+/// CPU time of this thread, from the scheduler's own accounting.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }

@@ -14,6 +14,7 @@
 //! builder decoders push flows into.
 //!
 //! This crate knows nothing about sockets, wire formats, filters or queries.
+#![deny(missing_docs)]
 
 mod batch;
 mod error;

@@ -44,9 +44,11 @@ pub enum SortKey {
     /// `proto, dst_port, src_ip, time_start`: the port-selective queries
     /// (SMTP senders, worm ports) read few row groups, and runs of equal
     /// values compress well.
-    #[default]
     ProtoPortSrcTime,
-    /// `proto, dst_port, dst_ip, time_start`.
+    /// `proto, dst_port, dst_ip, time_start`: as port-selective as
+    /// [`SortKey::ProtoPortSrcTime`], and ~5% smaller because the many
+    /// external destinations, not the few internal sources, come in runs.
+    #[default]
     ProtoPortDstTime,
 }
 
@@ -97,8 +99,8 @@ impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
             sort: SortKey::default(),
-            zstd_level: 3,
-            row_group_rows: 256 * 1024,
+            zstd_level: 1,
+            row_group_rows: 128 * 1024,
             data_page_bytes: 1024 * 1024,
             tuned_encodings: true,
             bloom_filters: false,
@@ -145,9 +147,21 @@ impl WriteOptions {
             for c in Column::ALL {
                 let path = ColumnPath::from(c.name());
                 b = match c {
+                    // Delta of sorted-within-runs times: ~2.6 B each.
                     Column::TimeStart | Column::TimeEnd => b
                         .set_column_dictionary_enabled(path.clone(), false)
                         .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
+                    // Heavy-tailed counters: the high bytes are mostly zero,
+                    // which zstd sees once the bytes are split into streams.
+                    Column::Packets | Column::Bytes => b
+                        .set_column_dictionary_enabled(path.clone(), false)
+                        .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT),
+                    // Too many distinct values for a dictionary to pay: plain
+                    // and zstd is smaller and cheaper.
+                    Column::SrcPort | Column::SrcIp | Column::DstIp => {
+                        b.set_column_dictionary_enabled(path, false)
+                    }
+                    // Few distinct values: dictionary + RLE.
                     _ => b,
                 };
             }
@@ -241,14 +255,18 @@ impl ParquetWriter {
         while start < rows.len() {
             let hour = rows[start].hour;
             let end = start + rows[start..].partition_point(|r| r.hour == hour);
-            let batch = gather(batches, &rows[start..end])?;
-            written.push(self.write_file(hour, &batch)?);
+            written.push(self.write_file(hour, batches, &rows[start..end])?);
             start = end;
         }
         Ok(written)
     }
 
-    fn write_file(&self, hour: i64, batch: &RecordBatch) -> Result<WrittenFile, StoreError> {
+    fn write_file(
+        &self,
+        hour: i64,
+        batches: &[RecordBatch],
+        rows: &[Row],
+    ) -> Result<WrittenFile, StoreError> {
         let dir = self.flows_dir.join(hour_dir(hour));
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         let name = format!(
@@ -259,7 +277,7 @@ impl ParquetWriter {
         );
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let path = dir.join(format!("{name}.parquet"));
-        let result = self.write_tmp(&tmp, batch).and_then(|bytes| {
+        let result = self.write_tmp(&tmp, batches, rows).and_then(|bytes| {
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &tmp, e))?;
             if self.options.fsync {
                 sync_dir(&dir)?;
@@ -270,7 +288,7 @@ impl ParquetWriter {
             Ok(bytes) => Ok(WrittenFile {
                 path,
                 hour_start_ms: hour * HOUR_MS,
-                rows: batch.num_rows() as u64,
+                rows: rows.len() as u64,
                 bytes,
             }),
             Err(e) => {
@@ -280,13 +298,23 @@ impl ParquetWriter {
         }
     }
 
-    fn write_tmp(&self, tmp: &Path, batch: &RecordBatch) -> Result<u64, StoreError> {
+    fn write_tmp(
+        &self,
+        tmp: &Path,
+        batches: &[RecordBatch],
+        rows: &[Row],
+    ) -> Result<u64, StoreError> {
         let file = File::create(tmp).map_err(|e| StoreError::io("create", tmp, e))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(self.properties.clone()))
+        let mut writer = ArrowWriter::try_new(file, flow_schema(), Some(self.properties.clone()))
             .map_err(|e| StoreError::parquet(tmp, e))?;
-        writer
-            .write(batch)
-            .map_err(|e| StoreError::parquet(tmp, e))?;
+        // One row group at a time: the copy stays small, and smaller writes
+        // measured slower in the encoder.
+        for chunk in rows.chunks(self.options.row_group_rows.max(1)) {
+            let batch = gather(batches, chunk)?;
+            writer
+                .write(&batch)
+                .map_err(|e| StoreError::parquet(tmp, e))?;
+        }
         let file = writer
             .into_inner()
             .map_err(|e| StoreError::parquet(tmp, e))?;

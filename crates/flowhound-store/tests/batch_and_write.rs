@@ -139,20 +139,38 @@ impl TakeClone for FlowBatch {
 }
 
 #[test]
-fn sorted_by_port_then_source() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flows: Vec<FlowRecord> = (0..500).map(|i| flow(i, T0 + i as i64)).collect();
-    let batch: FlowBatch = flows.into_iter().collect();
-    let w = ParquetWriter::new(dir.path(), WriteOptions::default());
-    let files = w.write(&[batch.to_record_batch()]).expect("write");
-    let back = read_parquet(&files[0].path);
-    let keys: Vec<_> = back
-        .iter()
-        .map(|f| (f.proto, f.dst_port, f.src_ip, f.time_start))
-        .collect();
-    let mut want = keys.clone();
-    want.sort();
-    assert_eq!(keys, want);
+fn rows_follow_the_sort_key() {
+    type Key = (u8, u16, u128, i64);
+    type KeyFn = fn(&FlowRecord) -> Key;
+    let cases: [(SortKey, KeyFn); 3] = [
+        (SortKey::ProtoPortDstTime, |f| {
+            (f.proto, f.dst_port, f.dst_ip, f.time_start)
+        }),
+        (SortKey::ProtoPortSrcTime, |f| {
+            (f.proto, f.dst_port, f.src_ip, f.time_start)
+        }),
+        (SortKey::Time, |f| (0, 0, 0, f.time_start)),
+    ];
+    assert_eq!(WriteOptions::default().sort, SortKey::ProtoPortDstTime);
+    for (sort, key) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flows: Vec<FlowRecord> = (0..500)
+            .map(|i| flow(i, T0 + (i as i64 * 7919) % HOUR))
+            .collect();
+        let batch: FlowBatch = flows.into_iter().collect();
+        let w = ParquetWriter::new(
+            dir.path(),
+            WriteOptions {
+                sort,
+                ..Default::default()
+            },
+        );
+        let files = w.write(&[batch.to_record_batch()]).expect("write");
+        let keys: Vec<Key> = read_parquet(&files[0].path).iter().map(key).collect();
+        let mut want = keys.clone();
+        want.sort();
+        assert_eq!(keys, want, "{sort:?}");
+    }
 }
 
 #[test]
