@@ -66,11 +66,15 @@ fn main() {
 
     // One busy hour of a site: flows arrive over the hour, with jitter.
     let traffic = Traffic::new(7, START, Scenario::All).with_peak_rate(n as f64 / 3600.0 * 1.15);
+    let flows: Vec<_> = traffic.take(n).collect();
     let mut fb = FlowBatch::with_capacity(n);
-    for f in traffic.take(n) {
-        fb.push(&f);
+    let cpu = thread_cpu_ns();
+    for f in &flows {
+        fb.push(f);
     }
     let all = fb.take();
+    let push_ns = (thread_cpu_ns() - cpu) as f64 / n as f64;
+    drop(flows);
     let batches: Vec<RecordBatch> = (0..n)
         .step_by(65_536)
         .map(|o| all.slice(o, 65_536.min(n - o)))
@@ -172,6 +176,22 @@ fn main() {
         b.set_data_page_size_limit(256 * 1024)
     }));
 
+    // The WAL's cost per flow: IPC encoding and write(2), no fsync.
+    let wal_dir = tempfile::tempdir().expect("tempdir");
+    let (mut wal, _) = flowhound_store::Wal::open(wal_dir.path()).expect("wal");
+    let cpu = thread_cpu_ns();
+    for b in &batches {
+        wal.append(b).expect("append");
+    }
+    let wal_ns = (thread_cpu_ns() - cpu) as f64 / n as f64;
+    let wal_bytes: u64 = std::fs::read_dir(wal.dir())
+        .expect("wal dir")
+        .map(|e| e.expect("entry").metadata().expect("stat").len())
+        .sum();
+    println!(
+        "FlowBatch::push {push_ns:.1} ns/flow; Wal::append {wal_ns:.0} ns/flow, {:.0} B/flow",
+        wal_bytes as f64 / n as f64
+    );
     let span = flowhound_store::records_from_batch(&all.slice(0, 1)).expect("flows")[0].time_start;
     let last =
         flowhound_store::records_from_batch(&all.slice(n - 1, 1)).expect("flows")[0].time_start;

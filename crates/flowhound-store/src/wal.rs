@@ -136,10 +136,12 @@ impl Wal {
         seg.writer
             .write(batch)
             .map_err(|e| StoreError::ipc(&seg.path, e))?;
-        let bytes = std::mem::take(seg.writer.get_mut());
-        seg.file
-            .write_all(&bytes)
-            .map_err(|e| StoreError::io("write", &seg.path, e))?;
+        // The buffer keeps its capacity from batch to batch: no regrowth,
+        // no fresh pages to fault in.
+        let buf = seg.writer.get_mut();
+        let written = seg.file.write_all(buf);
+        buf.clear();
+        written.map_err(|e| StoreError::io("write", &seg.path, e))?;
         if fsync {
             seg.file
                 .sync_data()
