@@ -20,6 +20,9 @@ const MAX_TIME_MS: i64 = u32::MAX as i64 * 1000;
 pub struct SendConfig {
     /// The collector.
     pub to: SocketAddr,
+    /// More collectors that get a copy of every datagram (the same stream,
+    /// byte for byte: for differential tests and side-by-side benchmarks).
+    pub mirror: Vec<SocketAddr>,
     /// Export protocol.
     pub proto: Proto,
     /// Flows per (real) second on the wire; must be above 0. With
@@ -64,6 +67,7 @@ impl SendConfig {
     pub fn new(to: SocketAddr, proto: Proto) -> Self {
         SendConfig {
             to,
+            mirror: Vec::new(),
             proto,
             rate_flows_per_s: 10_000,
             diurnal: false,
@@ -310,6 +314,9 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
                     break;
                 }
                 continue;
+            }
+            for m in &config.mirror {
+                send_one(&ex.sock, &buf, *m)?;
             }
             if send_one(&ex.sock, &buf, config.to)? {
                 last_datagram = Instant::now();

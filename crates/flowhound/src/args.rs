@@ -102,9 +102,10 @@ pub struct ImportPcapArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
-    /// Where to send, e.g. 127.0.0.1:2055.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub to: SocketAddr,
+    /// Where to send, e.g. 127.0.0.1:2055. Repeat to send the same stream,
+    /// byte for byte, to several collectors (side-by-side comparisons).
+    #[arg(long, value_name = "ADDR:PORT", required = true)]
+    pub to: Vec<SocketAddr>,
     /// Export protocol.
     #[arg(long, value_name = "v5|v9|ipfix", default_value = "v9")]
     pub proto: String,

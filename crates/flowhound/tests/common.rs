@@ -49,13 +49,14 @@ pub fn wait_for_udp_listener(port: u16) {
     panic!("nothing listens on udp 127.0.0.1:{port} after 20 s");
 }
 
-/// `flowhound generate …`, waited for; returns its JSON report.
-pub fn generate(port: u16, args: &[&str]) -> serde_json::Value {
-    let out = run_ok(
-        Command::new(bin())
-            .args(["generate", "--to", &format!("127.0.0.1:{port}")])
-            .args(args),
-    );
+/// `flowhound generate …` to every port, waited for; returns its JSON report.
+pub fn generate_to(ports: &[u16], args: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(bin());
+    cmd.arg("generate");
+    for port in ports {
+        cmd.args(["--to", &format!("127.0.0.1:{port}")]);
+    }
+    let out = run_ok(cmd.args(args));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "generate printed no JSON report ({e}): {}",
@@ -106,6 +107,11 @@ pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> (std::process::E
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `flowhound generate …` to one port.
+pub fn generate(port: u16, args: &[&str]) -> serde_json::Value {
+    generate_to(&[port], args)
 }
 
 /// `flowhound summary --data DIR -o json`.

@@ -13,7 +13,8 @@ pub fn config(a: &GenerateArgs) -> anyhow::Result<SendConfig> {
         .scenario
         .parse()
         .map_err(|e| user(format!("--scenario: {e}")))?;
-    let mut c = SendConfig::new(a.to, proto);
+    let mut c = SendConfig::new(a.to[0], proto);
+    c.mirror = a.to[1..].to_vec();
     c.rate_flows_per_s = a.rate;
     c.scenario = scenario;
     c.seed = a.seed;
