@@ -172,6 +172,13 @@ fn main() {
         base.clone(),
         |b| b.set_statistics_enabled(parquet::file::properties::EnabledStatistics::Chunk),
     ));
+    for n in [8192, 65536] {
+        configs.push(custom(
+            &format!("defaults, write batch {n}"),
+            base.clone(),
+            move |b| b.set_write_batch_size(n),
+        ));
+    }
     configs.push(custom("defaults, pages 256 KiB", base.clone(), |b| {
         b.set_data_page_size_limit(256 * 1024)
     }));

@@ -14,6 +14,43 @@
 //! builder decoders push flows into.
 //!
 //! This crate knows nothing about sockets, wire formats, filters or queries.
+//!
+//! The collector's path, end to end:
+//!
+//! ```
+//! use flowhound_model::{Column, FlowRecord, FlowSink};
+//! use flowhound_store::{
+//!     parse_window, wal_checkpoint, FlowBatch, FlowStore, LocalStore, ParquetWriter, Wal,
+//!     WriteOptions,
+//! };
+//! # fn main() -> Result<(), flowhound_store::StoreError> {
+//! # let tmp = tempfile::tempdir().expect("tempdir");
+//! # let dir = tmp.path();
+//! let (mut wal, recovered) = Wal::open(dir)?; // what a crash left, oldest first
+//! let writer = ParquetWriter::new(dir, WriteOptions::default());
+//! let mut pending = recovered; // replayed flows leave with the next flush
+//!
+//! let mut batch = FlowBatch::with_capacity(65_536);
+//! batch.push(&FlowRecord { time_start: 1_795_701_600_000, ..Default::default() });
+//! let b = batch.take();
+//! wal.append(&b)?; // from here on a kill -9 loses nothing
+//! pending.push(b);
+//!
+//! // A flush: close the segment, write Parquet, then drop the WAL up to it.
+//! let through = wal.rotate()?;
+//! writer.write(&pending)?;
+//! wal_checkpoint(dir, through)?;
+//!
+//! let store = LocalStore::new(dir);
+//! let window = parse_window("2026/11/26.14:00-2026/11/26.14:59:59")?;
+//! let mut flows = 0;
+//! for b in store.scan(Some(window), &[Column::SrcIp, Column::Bytes])? {
+//!     flows += b?.num_rows();
+//! }
+//! assert_eq!(flows, 1);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod batch;

@@ -161,3 +161,15 @@ fn append_refuses_a_foreign_batch() {
     .expect("batch");
     assert!(wal.append(&b).is_err());
 }
+
+#[test]
+fn pipeline_types_cross_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<Wal>();
+    send::<FlowBatch>();
+    send::<flowhound_store::ParquetWriter>();
+    sync::<flowhound_store::ParquetWriter>();
+    send::<flowhound_store::LocalStore>();
+    send::<flowhound_store::StoreError>();
+}
