@@ -130,6 +130,10 @@ pub struct GenerateArgs {
     /// Simulated flow time runs this many times faster than real time.
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Largest datagram (UDP payload bytes); default 1400 (v9: 23 records,
+    /// 1700 gives the 28 records per datagram of many routers).
+    #[arg(long, value_name = "BYTES")]
+    pub max_datagram: Option<usize>,
     /// Flow time to start at (ISO 8601 or nfdump's YYYY/MM/DD.hh:mm:ss); default now.
     #[arg(long, value_name = "TIME")]
     pub start: Option<String>,

@@ -22,6 +22,7 @@ pub fn config(a: &GenerateArgs) -> anyhow::Result<SendConfig> {
     c.duration = a.duration;
     c.exporters = a.exporters;
     c.time_scale = a.time_scale;
+    c.max_datagram = a.max_datagram;
     if let Some(start) = &a.start {
         let w = parse_window(start).map_err(|e| user(format!("--start: {e}")))?;
         c.start_ms = Some(w.start_ms);
