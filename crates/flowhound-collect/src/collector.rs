@@ -439,7 +439,7 @@ fn write_files(
         let started = Instant::now();
         match writer.write(&job.batches) {
             Ok(files) => {
-                let flows: u64 = files.iter().map(|f| f.rows as u64).sum();
+                let flows: u64 = files.iter().map(|f| f.rows).sum();
                 let bytes: u64 = files.iter().map(|f| f.bytes).sum();
                 metrics.written(flows, files.len() as u64, bytes, started.elapsed());
                 if let Err(e) = wal_checkpoint(&config.data_dir, job.segment) {

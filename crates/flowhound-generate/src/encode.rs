@@ -431,6 +431,11 @@ impl Encoder {
             Proto::V9 => {
                 f.domain_id = self.domain_id;
                 f.end_reason = 0;
+                // The template has no IE 32: like nfdump, a decoder takes no
+                // ICMP type/code from the destination port of a v9 record.
+                if f.proto == 1 || f.proto == 58 {
+                    f.dst_port = 0;
+                }
                 let (s, e) = self.v5_v9_times(flow);
                 f.time_start = s;
                 f.time_end = e;

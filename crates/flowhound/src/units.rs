@@ -43,7 +43,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: f64 = num
         .parse()
         .map_err(|_| format!("'{s}' is not a size (examples: 32M, 1G, 500000)"))?;
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         return Err(format!("'{s}': a size cannot be negative"));
     }
     Ok((n * mult as f64) as u64)
@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(parse_size("32M"), Ok(32 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("12Q").unwrap_err().contains("unit"));
+        assert!(parse_size("12Q").expect_err("bad unit").contains("unit"));
         assert!(parse_size("abc").is_err());
     }
 
@@ -111,6 +111,6 @@ mod tests {
         assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert!(parse_duration("5y").unwrap_err().contains("unit"));
+        assert!(parse_duration("5y").expect_err("bad unit").contains("unit"));
     }
 }

@@ -199,6 +199,11 @@ fn parse_sets(d: &[u8], version: u16, t: &mut Templates) -> Result<Parsed, Strin
                         other => return Err(format!("unexpected field {other}")),
                     }
                 }
+                if version == 9 && matches!(f.proto, 1 | 58) {
+                    // No IE 32 in the template: nfdump (and flowhound) take
+                    // no ICMP type/code from a v9 destination port.
+                    f.dst_port = 0;
+                }
                 p.flows.push(f);
                 records += 1;
             }

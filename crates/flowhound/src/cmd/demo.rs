@@ -37,7 +37,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let yesterday = now - now.rem_euclid(day_ms) - day_ms;
     let per = (a.flows / 3).max(1);
-    let stop = super::generate::never();
     let mut handles = Vec::new();
     for (i, (proto, scenario)) in [
         (Proto::V9, Scenario::SpamBot),
@@ -56,9 +55,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         // The whole day within the sending time.
         c.time_scale = 86_400.0 / (per as f64 / c.rate_flows_per_s as f64).max(0.001);
         c.exporters = 1;
-        handles.push(std::thread::spawn(move || (proto, send(&c, &never_ref()))));
+        handles.push(std::thread::spawn(move || (proto, send(&c, &NEVER))));
     }
-    let _ = stop;
     let mut sent = 0;
     for h in handles {
         let (proto, report) = h.join().map_err(|_| anyhow::anyhow!("sender panicked"))?;
@@ -96,10 +94,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn never_ref() -> &'static std::sync::atomic::AtomicBool {
-    static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    &NEVER
-}
+/// The demo's senders stop by count, never by signal.
+static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn a_keep_hint(data: &std::path::Path) -> bool {
     data.starts_with(std::env::temp_dir())

@@ -1,5 +1,3 @@
-use std::sync::atomic::AtomicBool;
-
 use anyhow::Context;
 use flowhound_generate::{send, Proto, Scenario, SendConfig, SendReport};
 use flowhound_store::parse_window;
@@ -58,9 +56,4 @@ pub fn report_json(r: &SendReport) -> serde_json::Value {
             "bytes": e.bytes,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// Unused flag kept for symmetry with `send`'s signature in the demo.
-pub fn never() -> AtomicBool {
-    AtomicBool::new(false)
 }

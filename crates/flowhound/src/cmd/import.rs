@@ -46,7 +46,7 @@ pub fn run(a: ImportPcapArgs) -> anyhow::Result<()> {
             }
             if pending_rows >= FLUSH_ROWS && failure.is_none() {
                 match writer.write(&pending) {
-                    Ok(files) => written += files.iter().map(|f| f.rows as u64).sum::<u64>(),
+                    Ok(files) => written += files.iter().map(|f| f.rows).sum::<u64>(),
                     Err(e) => failure = Some(e),
                 }
                 pending.clear();
@@ -75,7 +75,7 @@ pub fn run(a: ImportPcapArgs) -> anyhow::Result<()> {
         let files = writer
             .write(&pending)
             .context("cannot write Parquet files")?;
-        written += files.iter().map(|f| f.rows as u64).sum::<u64>();
+        written += files.iter().map(|f| f.rows).sum::<u64>();
     }
     for (k, s) in ingest.take_exporters() {
         books.insert(k, s);
