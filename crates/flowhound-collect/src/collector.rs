@@ -13,15 +13,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
-use flowhound_store::{expire, wal_checkpoint, ParquetWriter, SegmentId, Wal, WriteOptions};
+use flowhound_store::{
+    expire, wal_checkpoint, wal_read, ParquetWriter, SegmentId, Wal, WriteOptions,
+};
 use tracing::{error, info, warn};
 
 use crate::exporters::{merge_book, ExporterKey, ExporterStats};
@@ -51,6 +53,9 @@ pub struct CollectConfig {
     pub max_age: Option<Duration>,
     /// Retention: keep the flow files under this many bytes.
     pub max_bytes: Option<u64>,
+    /// Flushes that may wait for the writer in memory; later ones wait in
+    /// the write-ahead log only (0: every flush goes through the WAL).
+    pub memory_jobs: usize,
 }
 
 impl CollectConfig {
@@ -66,6 +71,7 @@ impl CollectConfig {
             file_rows: 2_000_000,
             max_age: None,
             max_bytes: None,
+            memory_jobs: 2,
         }
     }
 }
@@ -316,10 +322,20 @@ fn receive(
     }
 }
 
-struct Job {
-    batches: Vec<RecordBatch>,
-    segment: SegmentId,
-    exporters: HashMap<ExporterKey, ExporterStats>,
+/// A set of flows for the writer: in memory while the writer keeps up, and
+/// only in the WAL when it has fallen behind (the WAL is then the queue, so
+/// a burst costs disk, not memory, and no flow is dropped).
+enum Job {
+    Batches {
+        batches: Vec<RecordBatch>,
+        segment: SegmentId,
+        exporters: HashMap<ExporterKey, ExporterStats>,
+    },
+    Spilled {
+        after: Option<SegmentId>,
+        through: SegmentId,
+        exporters: HashMap<ExporterKey, ExporterStats>,
+    },
 }
 
 fn pipeline(
@@ -331,13 +347,15 @@ fn pipeline(
     metrics: Arc<Metrics>,
     ports: Vec<u16>,
 ) -> Result<(), CollectError> {
-    let (job_tx, job_rx) = bounded::<Job>(2);
+    let (job_tx, job_rx) = unbounded::<Job>();
+    let in_memory = Arc::new(AtomicUsize::new(0));
     let writer_thread = {
         let metrics = metrics.clone();
         let cfg = config.clone();
+        let in_memory = in_memory.clone();
         std::thread::Builder::new()
             .name("write".into())
-            .spawn(move || write_files(cfg, writer, job_rx, metrics))
+            .spawn(move || write_files(cfg, writer, job_rx, metrics, in_memory))
             .map_err(|e| CollectError::Internal(e.to_string()))?
     };
 
@@ -349,6 +367,7 @@ fn pipeline(
     let mut last_wal = Instant::now();
     let mut last_file = Instant::now();
     let mut last_drops = Instant::now();
+    let mut last_rotated: Option<SegmentId> = None;
     let mut result = Ok(());
 
     loop {
@@ -377,8 +396,7 @@ fn pipeline(
             }
             metrics.publish_exporters(cumulative.clone());
             if !ingest.batch.is_empty() {
-                let rb = ingest.batch.to_record_batch();
-                ingest.batch.clear();
+                let rb = ingest.batch.take();
                 if let Err(e) = wal.append(&rb) {
                     error!(error = %e, "cannot append to the write-ahead log; flows stay in memory until the next Parquet write");
                 }
@@ -403,11 +421,24 @@ fn pipeline(
             last_file = Instant::now();
             match wal.rotate() {
                 Ok(segment) => {
-                    let job = Job {
-                        batches: std::mem::take(&mut pending),
-                        segment,
-                        exporters: std::mem::take(&mut pending_exporters),
+                    let exporters = std::mem::take(&mut pending_exporters);
+                    let job = if in_memory.load(Relaxed) < config.memory_jobs {
+                        in_memory.fetch_add(1, Relaxed);
+                        Job::Batches {
+                            batches: std::mem::take(&mut pending),
+                            segment,
+                            exporters,
+                        }
+                    } else {
+                        pending.clear();
+                        metrics.spilled();
+                        Job::Spilled {
+                            after: last_rotated,
+                            through: segment,
+                            exporters,
+                        }
                     };
+                    last_rotated = Some(segment);
                     pending_rows = 0;
                     if job_tx.send(job).is_err() {
                         result = Err(CollectError::Internal("the writer thread ended".into()));
@@ -433,19 +464,50 @@ fn write_files(
     writer: ParquetWriter,
     jobs: Receiver<Job>,
     metrics: Arc<Metrics>,
+    in_memory: Arc<AtomicUsize>,
 ) -> Result<(), CollectError> {
+    // Receiving comes first: under a burst the writer yields the CPU and
+    // catches up from the WAL afterwards.
+    crate::priority::lower_this_thread();
     let mut last_error = Ok(());
     for job in jobs {
         let started = Instant::now();
-        match writer.write(&job.batches) {
+        let (batches, segment, exporters) = match job {
+            Job::Batches {
+                batches,
+                segment,
+                exporters,
+            } => {
+                in_memory.fetch_sub(1, Relaxed);
+                (batches, segment, exporters)
+            }
+            Job::Spilled {
+                after,
+                through,
+                exporters,
+            } => match wal_read(&config.data_dir, after, through) {
+                Ok((batches, warnings)) => {
+                    for w in warnings {
+                        warn!("{w}");
+                    }
+                    (batches, through, exporters)
+                }
+                Err(e) => {
+                    error!(error = %e, "cannot read the write-ahead log back; its flows stay there for the next start");
+                    last_error = Err(e.into());
+                    continue;
+                }
+            },
+        };
+        match writer.write(&batches) {
             Ok(files) => {
                 let flows: u64 = files.iter().map(|f| f.rows).sum();
                 let bytes: u64 = files.iter().map(|f| f.bytes).sum();
                 metrics.written(flows, files.len() as u64, bytes, started.elapsed());
-                if let Err(e) = wal_checkpoint(&config.data_dir, job.segment) {
+                if let Err(e) = wal_checkpoint(&config.data_dir, segment) {
                     warn!(error = %e, "cannot drop checkpointed write-ahead log segments");
                 }
-                if let Err(e) = merge_book(&config.data_dir, &job.exporters) {
+                if let Err(e) = merge_book(&config.data_dir, &exporters) {
                     warn!(error = %e, "cannot update exporters.json");
                 }
             }

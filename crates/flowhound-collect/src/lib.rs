@@ -12,6 +12,7 @@ mod ingest;
 mod listener;
 pub mod metrics;
 pub mod pcap;
+mod priority;
 
 pub use collector::{is_data_dir, start, CollectConfig, Running};
 pub use ingest::Ingest;

@@ -27,6 +27,7 @@ pub struct Metrics {
     write_micros_sum: AtomicU64,
     write_micros_max: AtomicU64,
     wal_batches: AtomicU64,
+    spilled: AtomicU64,
     decode_errors: Mutex<BTreeMap<&'static str, u64>>,
     exporters: Mutex<BTreeMap<String, ExporterStats>>,
     socket_drops: Mutex<BTreeMap<String, u64>>,
@@ -54,6 +55,9 @@ impl Metrics {
     }
     pub(crate) fn set_templates(&self, n: u64) {
         self.templates.store(n, Relaxed);
+    }
+    pub(crate) fn spilled(&self) {
+        self.spilled.fetch_add(1, Relaxed);
     }
     pub(crate) fn wal_batch(&self) {
         self.wal_batches.fetch_add(1, Relaxed);
@@ -158,6 +162,11 @@ impl Metrics {
             "flowhound_wal_batches_total",
             "Batches appended to the write-ahead log.",
             self.wal_batches.load(Relaxed),
+        );
+        counter(
+            "flowhound_spilled_jobs_total",
+            "Flushes left in the WAL because the Parquet writer was behind.",
+            self.spilled.load(Relaxed),
         );
         let _ = writeln!(
             out,

@@ -188,3 +188,63 @@ fn malformed_datagrams_are_counted_and_valid_flows_survive() {
         "a malformed datagram disturbed the valid flows (stored, sent): {differ:?}"
     );
 }
+
+/// When the writer falls behind, flushes wait in the WAL only and are read
+/// back from there: nothing is lost, nothing is doubled.
+#[test]
+fn flushes_spilled_to_the_wal_are_all_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = CollectConfig::new(
+        vec!["127.0.0.1:0".parse().expect("addr")],
+        dir.path().to_path_buf(),
+    );
+    config.memory_jobs = 0;
+    config.file_rows = 500;
+    config.wal_interval = Duration::from_millis(20);
+    let running = start(config).expect("start collector");
+    let to = running.listen[0];
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let start_ms = 1_764_000_000_000;
+    let mut traffic = Traffic::new(9, start_ms, Scenario::Normal);
+    let mut enc = Encoder::new(Proto::Ipfix, 1, start_ms - 3_600_000);
+    let flows: Vec<FlowRecord> = (0..5000)
+        .map(|k| traffic.next_flow(start_ms + k * 10))
+        .collect();
+    for (n, d) in enc.datagrams(&flows, start_ms + 60_000).enumerate() {
+        sock.send_to(&d, to).expect("send");
+        if n % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let metrics = running.metrics.clone();
+    running.stop().expect("clean stop");
+    assert!(
+        metrics.render().contains("flowhound_spilled_jobs_total "),
+        "no spill counter"
+    );
+    assert!(
+        !metrics
+            .render()
+            .contains("flowhound_spilled_jobs_total 0\n"),
+        "nothing was spilled: the test proves nothing"
+    );
+    let store = LocalStore::new(dir.path());
+    let mut stored = 0;
+    for b in store
+        .scan(None, &[flowhound_model::Column::Bytes])
+        .expect("scan")
+    {
+        stored += b.expect("batch").num_rows();
+    }
+    assert_eq!(stored, flows.len());
+    let wal_left: u64 = std::fs::read_dir(dir.path().join("wal"))
+        .expect("wal dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(
+        wal_left < 4096,
+        "WAL not checkpointed: {wal_left} bytes left"
+    );
+}

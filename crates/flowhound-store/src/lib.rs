@@ -67,6 +67,6 @@ pub use batch::{records_from_batch, FlowBatch};
 pub use error::StoreError;
 pub use expire::{expire, ExpireReport};
 pub use read::{BatchIter, FlowStore, LocalStore};
-pub use wal::{wal_checkpoint, SegmentId, Wal, WalOptions};
+pub use wal::{wal_checkpoint, wal_read, SegmentId, Wal, WalOptions};
 pub use window::{parse_window, TimeWindow, WindowError};
 pub use write::{ParquetWriter, SortKey, WriteOptions, WrittenFile};

@@ -233,6 +233,26 @@ pub fn wal_checkpoint(data_dir: &Path, id: SegmentId) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// The batches of the closed segments after `after` (exclusive) up to and
+/// including `through`, oldest first, with a note for each problem met. The
+/// collector writes Parquet from here when it has fallen behind and let go
+/// of the batches in memory: the WAL is then its queue.
+pub fn wal_read(
+    data_dir: &Path,
+    after: Option<SegmentId>,
+    through: SegmentId,
+) -> Result<(Vec<RecordBatch>, Vec<String>), StoreError> {
+    let dir = data_dir.join("wal");
+    let mut batches = Vec::new();
+    let mut warnings = Vec::new();
+    for (id, path) in list_segments(&dir, None)? {
+        if id <= through && after.is_none_or(|a| id > a) {
+            read_segment(&path, &mut batches, &mut warnings);
+        }
+    }
+    Ok((batches, warnings))
+}
+
 fn segment_path(dir: &Path, id: SegmentId) -> PathBuf {
     dir.join(format!("{id}{SEGMENT_SUFFIX}"))
 }
