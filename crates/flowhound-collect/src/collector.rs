@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -533,9 +533,4 @@ fn write_files(
         }
     }
     last_error
-}
-
-/// Whether `path` looks like a data dir this collector wrote.
-pub fn is_data_dir(path: &Path) -> bool {
-    path.join("flows").is_dir()
 }

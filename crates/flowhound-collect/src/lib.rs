@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod pcap;
 mod priority;
 
-pub use collector::{is_data_dir, start, CollectConfig, Running};
+pub use collector::{start, CollectConfig, Running};
 pub use ingest::Ingest;
 pub use listener::kernel_drops;
 

@@ -59,7 +59,7 @@ pub struct Summary {
     pub exporters: Vec<ExporterSummary>,
 }
 
-const COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 8] = [
     Column::TimeStart,
     Column::TimeEnd,
     Column::Exporter,
@@ -68,7 +68,6 @@ const COLUMNS: [Column; 9] = [
     Column::Proto,
     Column::Packets,
     Column::Bytes,
-    Column::SrcIp,
 ];
 
 /// Sum up the flows of `window` (all when `None`). `sequences` maps
@@ -166,7 +165,6 @@ fn add_batch(
     if let Some((k, e)) = current {
         merge(per.entry(k).or_default(), &e);
     }
-    let _ = ex.len();
 }
 
 fn merge(into: &mut ExporterSummary, e: &ExporterSummary) {

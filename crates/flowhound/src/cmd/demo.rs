@@ -12,7 +12,7 @@ use flowhound_generate::{send, Proto, Scenario, SendConfig};
 use crate::args::{DemoArgs, Format, SummaryArgs};
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let (data, _keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
+    let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
         Some(d) => (d, None),
         None => {
             let t = tempfile::Builder::new()
@@ -85,7 +85,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         output: Format::Table,
     })?;
     println!("\nThe spam bot is in there: one internal host sending SMTP to many foreign servers.");
-    println!("Next: flowhound summary --data {} -o json", data.display());
+    if keep.is_none() {
+        println!("Next: flowhound summary --data {} -o json", data.display());
+    }
     if a_keep_hint(&data) {
         println!(
             "(run with --data DIR to keep the flows; this temporary directory is removed now)"
@@ -96,7 +98,3 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
 
 /// The demo's senders stop by count, never by signal.
 static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn a_keep_hint(data: &std::path::Path) -> bool {
-    data.starts_with(std::env::temp_dir())
-}
