@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMillisecondType, UInt32Type, UInt64Type, UInt8Type};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use flowhound_model::{addr_to_ip, Addr, Column};
 use flowhound_store::{FlowStore, StoreError, TimeWindow};
 use serde::Serialize;
