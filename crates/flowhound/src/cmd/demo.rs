@@ -88,7 +88,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     if keep.is_none() {
         println!("Next: flowhound summary --data {} -o json", data.display());
     }
-    if a_keep_hint(&data) {
+    if keep.is_some() {
         println!(
             "(run with --data DIR to keep the flows; this temporary directory is removed now)"
         );
