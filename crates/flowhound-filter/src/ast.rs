@@ -271,9 +271,10 @@ fn is_mapped(a: u128) -> bool {
 /// inclusive ranges of [`Addr`] so that membership is a binary search,
 /// whatever the number of entries.
 ///
-/// IPv4 entries cover IPv4-mapped addresses (`::ffff:a.b.c.d`). IPv6 entries
-/// never cover the IPv4-mapped block, so an IPv6 prefix such as `::/0` matches
-/// IPv6 flows only, as in nfdump, where the families are separate.
+/// IPv4 entries cover IPv4-mapped addresses (`::ffff:a.b.c.d`). An IPv6
+/// prefix shorter than /96 leaves the IPv4-mapped block out, so `::/0`
+/// matches IPv6 flows only, as in nfdump, where the families are separate; an
+/// IPv4-mapped IPv6 literal (`::ffff:10.1.2.3`) names the IPv4 address.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct AddrSet {
     ranges: Arc<[(Addr, Addr)]>,
@@ -299,9 +300,7 @@ impl AddrSet {
             }
             out.push((lo, hi));
         }
-        AddrSet {
-            ranges: out.into(),
-        }
+        AddrSet { ranges: out.into() }
     }
 
     /// The set's disjoint, sorted, inclusive ranges. One range per prefix
@@ -370,12 +369,19 @@ pub(crate) fn v4_prefix_range(v4: u32, len: u8) -> (Addr, Addr) {
     (V4_MAPPED_LO | lo as u128, V4_MAPPED_LO | hi as u128)
 }
 
-/// The inclusive ranges an IPv6 prefix covers, without the IPv4-mapped block.
+/// The inclusive ranges an IPv6 prefix covers; a prefix shorter than the
+/// IPv4-mapped block (`::/0`) leaves that block out.
 pub(crate) fn v6_prefix_ranges(v6: u128, len: u8) -> Vec<(Addr, Addr)> {
-    let mask: u128 = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask: u128 = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     let lo = v6 & mask;
     let hi = lo | !mask;
-    if hi < V4_MAPPED_LO || lo > V4_MAPPED_HI {
+    // A prefix of 96 bits or more lies wholly inside or outside the mapped
+    // block; inside, it names IPv4 addresses (`::ffff:10.0.0.0/104`).
+    if len >= 96 || hi < V4_MAPPED_LO || lo > V4_MAPPED_HI {
         return vec![(lo, hi)];
     }
     let mut v = Vec::with_capacity(2);

@@ -1,7 +1,6 @@
 //! A bad filter is the user's fault: the error says what is wrong and shows
 //! where, quoting the line of the filter with a caret under the offending token.
 
-
 /// Why a filter did not parse, and where.
 ///
 /// `Display` quotes the offending line and underlines the token:
@@ -65,7 +64,10 @@ impl FilterError {
         // Characters before the token and of the token, on this line.
         let pre: Vec<char> = src[line_start..self.position].chars().collect();
         let tok_end = (self.position + self.len).min(line_start + line.len());
-        let tok_chars = src[self.position.min(tok_end)..tok_end].chars().count().max(1);
+        let tok_chars = src[self.position.min(tok_end)..tok_end]
+            .chars()
+            .count()
+            .max(1);
         let all: Vec<char> = line.chars().collect();
 
         // Window long lines (a 10k-entry list on one line) around the token.

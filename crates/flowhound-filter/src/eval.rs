@@ -55,9 +55,9 @@ pub(crate) fn eval(e: &Expr, f: &FlowRecord) -> bool {
         Expr::Port { dir, cmp, value } => {
             directed(*dir, f.src_port, f.dst_port, |p| cmp.test(p, *value))
         }
-        Expr::PortIn { dir, ports } => {
-            directed(*dir, f.src_port, f.dst_port, |p| ports.binary_search(&p).is_ok())
-        }
+        Expr::PortIn { dir, ports } => directed(*dir, f.src_port, f.dst_port, |p| {
+            ports.binary_search(&p).is_ok()
+        }),
         Expr::Icmp { part, cmp, value } => {
             (f.proto == PROTO_ICMP || f.proto == PROTO_ICMP6)
                 && cmp.test(
@@ -77,9 +77,9 @@ pub(crate) fn eval(e: &Expr, f: &FlowRecord) -> bool {
         }
         Expr::Counter { field, cmp, value } => cmp.test(counter_value(*field, f), *value),
         Expr::As { dir, cmp, value } => directed(*dir, f.src_as, f.dst_as, |a| cmp.test(a, *value)),
-        Expr::AsIn { dir, numbers } => {
-            directed(*dir, f.src_as, f.dst_as, |a| numbers.binary_search(&a).is_ok())
-        }
+        Expr::AsIn { dir, numbers } => directed(*dir, f.src_as, f.dst_as, |a| {
+            numbers.binary_search(&a).is_ok()
+        }),
         Expr::Interface { dir, value } => match dir {
             IfDirection::In => f.in_if == *value,
             IfDirection::Out => f.out_if == *value,

@@ -122,7 +122,12 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
                 let msg = if ch == '"' || ch == '\'' {
                     "quotes are not needed in filters; remove them".to_owned()
                 } else {
-                    format!("unexpected character '{}'", ch.escape_default())
+                    let shown: String = if ch.is_control() {
+                        ch.escape_default().collect()
+                    } else {
+                        ch.into()
+                    };
+                    format!("unexpected character '{shown}'")
                 };
                 return Err(FilterError::new(msg, start, ch.len_utf8(), src));
             }

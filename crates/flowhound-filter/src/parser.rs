@@ -479,10 +479,7 @@ impl<'a> Parser<'a> {
             return self.err(format!("expected a condition, found '{word}'"), t);
         }
         match suggest(&lw, TERM_KEYWORDS) {
-            Some(s) => self.err(
-                format!("unknown keyword '{word}' (did you mean '{s}'?)"),
-                t,
-            ),
+            Some(s) => self.err(format!("unknown keyword '{word}' (did you mean '{s}'?)"), t),
             None => self.err(format!("unknown keyword '{word}'"), t),
         }
     }
@@ -619,10 +616,7 @@ impl<'a> Parser<'a> {
         }
         let names: Vec<&str> = PROTOCOLS.iter().map(|(n, _)| *n).collect();
         Err(match suggest(&ls, &names) {
-            Some(sug) => self.err(
-                format!("unknown protocol '{s}' (did you mean '{sug}'?)"),
-                t,
-            ),
+            Some(sug) => self.err(format!("unknown protocol '{s}' (did you mean '{sug}'?)"), t),
             None => self.err(format!("unknown protocol '{s}'"), t),
         })
     }
@@ -715,7 +709,11 @@ impl<'a> Parser<'a> {
         let t = self.peek();
         if t.kind != Tok::Word {
             return Err(self.err(
-                format!("expected a {what} after '{}', found {}", self.text(after), self.describe(t)),
+                format!(
+                    "expected a {what} after '{}', found {}",
+                    self.text(after),
+                    self.describe(t)
+                ),
                 if t.kind == Tok::End { after } else { t },
             ));
         }
@@ -735,10 +733,7 @@ impl<'a> Parser<'a> {
             }
         };
         if n > max {
-            return Err(self.err(
-                format!("{what} {n} is out of range (0..{max})"),
-                t,
-            ));
+            return Err(self.err(format!("{what} {n} is out of range (0..{max})"), t));
         }
         Ok(n)
     }
@@ -761,7 +756,10 @@ impl<'a> Parser<'a> {
                 Tok::End => return Err(self.err("missing ']' to close this list", open)),
                 _ => {
                     return Err(self.err(
-                        format!("expected a {what} or ']' in the list, found {}", self.describe(t)),
+                        format!(
+                            "expected a {what} or ']' in the list, found {}",
+                            self.describe(t)
+                        ),
                         t,
                     ))
                 }
@@ -776,7 +774,10 @@ impl<'a> Parser<'a> {
         let t = self.bump();
         if t.kind != Tok::LBracket {
             return Err(self.err(
-                format!("expected '[' to start the list after 'in', found {}", self.describe(t)),
+                format!(
+                    "expected '[' to start the list after 'in', found {}",
+                    self.describe(t)
+                ),
                 t,
             ));
         }
@@ -879,12 +880,7 @@ impl<'a> Parser<'a> {
             };
             let mask: u32 = match self.text(m).parse::<Ipv4Addr>() {
                 Ok(a) => a.into(),
-                Err(_) => {
-                    return Err(self.err(
-                        format!("invalid netmask '{}'", self.text(m)),
-                        m,
-                    ))
-                }
+                Err(_) => return Err(self.err(format!("invalid netmask '{}'", self.text(m)), m)),
             };
             let len = mask.leading_ones();
             let contiguous = len == 32 || mask == u32::MAX.checked_shl(32 - len).unwrap_or(0);
@@ -916,8 +912,15 @@ impl<'a> Parser<'a> {
         let len_tok = self.bump();
         if len_tok.kind != Tok::Word {
             return Err(self.err(
-                format!("expected a prefix length after '/', found {}", self.describe(len_tok)),
-                if len_tok.kind == Tok::End { slash } else { len_tok },
+                format!(
+                    "expected a prefix length after '/', found {}",
+                    self.describe(len_tok)
+                ),
+                if len_tok.kind == Tok::End {
+                    slash
+                } else {
+                    len_tok
+                },
             ));
         }
         let text = self.text(addr_tok);
@@ -1073,7 +1076,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
