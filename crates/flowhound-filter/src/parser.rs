@@ -117,7 +117,12 @@ const PROTOCOLS: &[(&str, u8)] = &[
 
 pub(crate) fn parse_expr(src: &str) -> Result<Expr, FilterError> {
     let toks = lex(src)?;
-    let mut p = Parser { src, toks, pos: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     if p.peek().kind == Tok::End {
         return Ok(Expr::Any);
     }
@@ -133,7 +138,12 @@ struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    /// Nesting of `(` and `not`, bounded so that no input can exhaust the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than any person writes; the bound keeps recursion safe.
+const MAX_DEPTH: usize = 200;
 
 fn flatten_into(v: &mut Vec<Expr>, e: Expr, and: bool) {
     match e {
@@ -275,6 +285,19 @@ impl<'a> Parser<'a> {
 
     fn parse_unary(&mut self) -> Result<Expr, FilterError> {
         let t = self.peek();
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(
+                format!("filter nests deeper than {MAX_DEPTH} parentheses or 'not's"),
+                t,
+            ));
+        }
+        self.depth += 1;
+        let r = self.parse_unary_inner(t);
+        self.depth -= 1;
+        r
+    }
+
+    fn parse_unary_inner(&mut self, t: Token) -> Result<Expr, FilterError> {
         if t.kind == Tok::Bang || self.is_word(t, "not") {
             self.bump();
             if t.kind == Tok::Bang && self.peek().kind == Tok::Eq && self.peek().start == t.end {
@@ -462,8 +485,7 @@ impl<'a> Parser<'a> {
     fn unknown_term(&self, t: Token) -> FilterError {
         let word = self.text(t);
         let lw = word.to_ascii_lowercase();
-        if let Some((_, n)) = PROTOCOLS.iter().find(|(name, _)| *name == lw) {
-            let _ = n;
+        if PROTOCOLS.iter().any(|(name, _)| *name == lw) {
             return self.err(
                 format!("unknown keyword '{word}' (did you mean 'proto {lw}'?)"),
                 t,
@@ -968,9 +990,6 @@ impl<'a> Parser<'a> {
                 t,
             );
         }
-        if s.contains(':') && s.contains('.') && !s.contains("::") && s.matches(':').count() < 2 {
-            return self.err(format!("invalid IP address '{s}'"), t);
-        }
         self.err(format!("invalid IP address '{s}'"), t)
     }
 }
@@ -1070,8 +1089,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
