@@ -64,7 +64,7 @@ pub enum Expr {
     },
     /// `flags ...`: `proto` is TCP (6) and the flags match; see [`FlagsTest`].
     TcpFlags(FlagsTest),
-    /// `packets`/`bytes`/`duration`/`pps`/`bps`/`bpp [cmp] N`.
+    /// `packets`/`bytes`/`flows`/`duration`/`pps`/`bps`/`bpp [cmp] N`.
     Counter {
         /// The stored or computed quantity.
         field: CounterField,
@@ -229,13 +229,16 @@ pub enum FlagsTest {
     Value(Cmp, u8),
 }
 
-/// A per-flow quantity compared by `packets`, `bytes`, `duration`, `pps`, `bps`, `bpp`.
+/// A per-flow quantity compared by `packets`, `bytes`, `flows`, `duration`, `pps`, `bps`, `bpp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CounterField {
     /// The `packets` column.
     Packets,
     /// The `bytes` column.
     Bytes,
+    /// `flows`: how many flows the record stands for. A stored record is one
+    /// flow, so this is always 1 (nfdump compares its aggregation count).
+    Flows,
     /// `time_end - time_start` in milliseconds (0 if negative).
     Duration,
     /// Packets per second: `packets * 1000 / duration`, integer division; 0 when the duration is 0.
@@ -252,6 +255,7 @@ impl CounterField {
         match self {
             CounterField::Packets => "packets",
             CounterField::Bytes => "bytes",
+            CounterField::Flows => "flows",
             CounterField::Duration => "duration",
             CounterField::Pps => "pps",
             CounterField::Bps => "bps",

@@ -29,6 +29,7 @@ pub fn counter_value(field: CounterField, f: &FlowRecord) -> u64 {
     match field {
         CounterField::Packets => f.packets,
         CounterField::Bytes => f.bytes,
+        CounterField::Flows => 1,
         CounterField::Duration => duration_ms(f),
         CounterField::Pps => rate(f.packets, 1000, duration_ms(f)),
         CounterField::Bps => rate(f.bytes, 8000, duration_ms(f)),

@@ -117,19 +117,43 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
                 });
                 continue;
             }
+            b'"' | b'\'' => {
+                // nfdump accepts quoted words (`flags 'AS'`); the token is the
+                // text between the quotes.
+                let close = src[i + 1..].find(|c| c == b as char || c == '\n');
+                match close {
+                    Some(n) if bytes[i + 1 + n] == b => {
+                        out.push(Token {
+                            kind: Tok::Word,
+                            start: i + 1,
+                            end: i + 1 + n,
+                        });
+                        i += n + 2;
+                        continue;
+                    }
+                    _ => {
+                        return Err(FilterError::new(
+                            format!("missing closing {} quote", b as char),
+                            start,
+                            1,
+                            src,
+                        ))
+                    }
+                }
+            }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                let msg = if ch == '"' || ch == '\'' {
-                    "quotes are not needed in filters; remove them".to_owned()
+                let shown: String = if ch.is_control() {
+                    ch.escape_default().collect()
                 } else {
-                    let shown: String = if ch.is_control() {
-                        ch.escape_default().collect()
-                    } else {
-                        ch.into()
-                    };
-                    format!("unexpected character '{shown}'")
+                    ch.into()
                 };
-                return Err(FilterError::new(msg, start, ch.len_utf8(), src));
+                return Err(FilterError::new(
+                    format!("unexpected character '{shown}'"),
+                    start,
+                    ch.len_utf8(),
+                    src,
+                ));
             }
         };
         i += 1;

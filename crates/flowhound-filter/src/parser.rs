@@ -37,6 +37,7 @@ const TERM_KEYWORDS: &[&str] = &[
     "icmp-code",
     "packets",
     "bytes",
+    "flows",
     "duration",
     "pps",
     "bps",
@@ -398,15 +399,19 @@ impl<'a> Parser<'a> {
                     };
                     Ok(Expr::Interface { dir, value })
                 } else if self.is_word(k, "packets") || self.is_word(k, "bytes") {
-                    Err(self.err_span(
-                        format!(
-                            "'{word} {}' is not supported: flows hold one packet and byte count; write '{}'",
-                            self.text(k),
-                            self.text(k).to_ascii_lowercase()
-                        ),
-                        t,
-                        k,
-                    ))
+                    if lw == "out" {
+                        return Err(self.err_span(
+                            format!(
+                                "'out {}' is not stored: flows hold the input counts only; write '{}'",
+                                self.text(k),
+                                self.text(k).to_ascii_lowercase()
+                            ),
+                            t,
+                            k,
+                        ));
+                    }
+                    // nfdump: `in packets` is `packets`.
+                    self.parse_counter(k)
                 } else {
                     Err(self.err(
                         format!("expected 'if' after '{word}', found {}", self.describe(k)),
@@ -432,18 +437,8 @@ impl<'a> Parser<'a> {
                 let value = self.parse_number(t, 255, &lw)? as u8;
                 Ok(Expr::Icmp { part, cmp, value })
             }
-            "packets" | "bytes" | "duration" | "pps" | "bps" | "bpp" => {
-                let field = match lw.as_str() {
-                    "packets" => CounterField::Packets,
-                    "bytes" => CounterField::Bytes,
-                    "duration" => CounterField::Duration,
-                    "pps" => CounterField::Pps,
-                    "bps" => CounterField::Bps,
-                    _ => CounterField::Bpp,
-                };
-                let cmp = self.parse_cmp();
-                let value = self.parse_number(t, u64::MAX, &lw)?;
-                Ok(Expr::Counter { field, cmp, value })
+            "packets" | "bytes" | "flows" | "duration" | "pps" | "bps" | "bpp" => {
+                self.parse_counter(t)
             }
             "router" | "next" => {
                 let k = self.bump();
@@ -616,6 +611,22 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn parse_counter(&mut self, kw: Token) -> Result<Expr, FilterError> {
+        let lw = self.text(kw).to_ascii_lowercase();
+        let field = match lw.as_str() {
+            "packets" => CounterField::Packets,
+            "bytes" => CounterField::Bytes,
+            "flows" => CounterField::Flows,
+            "duration" => CounterField::Duration,
+            "pps" => CounterField::Pps,
+            "bps" => CounterField::Bps,
+            _ => CounterField::Bpp,
+        };
+        let cmp = self.parse_cmp();
+        let value = self.parse_number(kw, u64::MAX, &lw)?;
+        Ok(Expr::Counter { field, cmp, value })
+    }
+
     fn parse_proto(&mut self, kw: Token) -> Result<Expr, FilterError> {
         let t = self.bump();
         if t.kind != Tok::Word {
@@ -664,6 +675,9 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let s = self.text(t);
+        if s.is_empty() {
+            return Err(self.err("'flags' needs at least one flag letter", t));
+        }
         let mut mask = 0u8;
         for (i, c) in s.char_indices() {
             let bit = match c.to_ascii_uppercase() {
