@@ -120,7 +120,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
             b'"' | b'\'' => {
                 // nfdump accepts quoted words (`flags 'AS'`); the token is the
                 // text between the quotes.
-                let close = src[i + 1..].find(|c| c == b as char || c == '\n');
+                let close = src[i + 1..].find([b as char, '\n']);
                 match close {
                     Some(n) if bytes[i + 1 + n] == b => {
                         out.push(Token {
