@@ -590,3 +590,72 @@ pub(crate) const FLAG_LETTERS: [(u8, char); 8] = [
     (64, 'E'),
     (128, 'C'),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowhound_model::addr_from_v4;
+
+    fn v4(s: &str) -> Addr {
+        addr_from_v4(s.parse::<std::net::Ipv4Addr>().expect("literal").into())
+    }
+
+    #[test]
+    fn overlapping_and_adjacent_prefixes_merge() {
+        let set = AddrSet::from_ranges(vec![
+            v4_prefix_range(0x0a00_0000, 9),  // 10.0.0.0/9
+            v4_prefix_range(0x0a80_0000, 9),  // 10.128.0.0/9, adjacent
+            v4_prefix_range(0x0a01_0203, 32), // inside
+        ]);
+        assert_eq!(set.ranges(), &[v4_prefix_range(0x0a00_0000, 8)]);
+        assert_eq!(set.prefixes(), vec![(v4("10.0.0.0"), 104)]);
+        assert_eq!(set.to_string(), "net 10.0.0.0/8");
+    }
+
+    #[test]
+    fn membership_is_a_binary_search_over_ranges() {
+        let set = AddrSet::from_ranges(
+            (0..1000u32)
+                .map(|i| {
+                    let a = addr_from_v4(i * 4);
+                    (a, a + 1)
+                })
+                .collect(),
+        );
+        assert_eq!(set.ranges().len(), 1000);
+        assert!(set.contains(addr_from_v4(8)));
+        assert!(set.contains(addr_from_v4(9)));
+        assert!(!set.contains(addr_from_v4(10)));
+        assert!(!set.contains(addr_from_v4(4000)));
+        assert!(!set.contains(0));
+    }
+
+    #[test]
+    fn short_ipv6_prefixes_leave_ipv4_out() {
+        let all_v6 = AddrSet::from_ranges(v6_prefix_ranges(0, 0));
+        assert!(all_v6.contains(1));
+        assert!(all_v6.contains(u128::MAX));
+        assert!(!all_v6.contains(v4("192.0.2.1")));
+        let mapped = AddrSet::from_ranges(v6_prefix_ranges(v4("10.0.0.0"), 104));
+        assert!(mapped.contains(v4("10.9.9.9")));
+        assert_eq!(mapped.to_string(), "net 10.0.0.0/8");
+    }
+
+    #[test]
+    fn families_do_not_merge_across_the_mapped_boundary() {
+        let below = V4_MAPPED_LO - 1;
+        let set = AddrSet::from_ranges(vec![(below, below), (V4_MAPPED_LO, V4_MAPPED_LO)]);
+        assert_eq!(set.ranges().len(), 2);
+        assert_eq!(set.to_string(), "ip in [ ::fffe:ffff:ffff 0.0.0.0 ]");
+    }
+
+    #[test]
+    fn ranges_print_as_the_fewest_prefixes() {
+        // 10.0.0.1 .. 10.0.0.6 = .1/32 .2/31 .4/31 .6/32
+        let set = AddrSet::from_ranges(vec![(v4("10.0.0.1"), v4("10.0.0.6"))]);
+        assert_eq!(
+            set.to_string(),
+            "ip in [ 10.0.0.1 10.0.0.2/31 10.0.0.4/31 10.0.0.6 ]"
+        );
+    }
+}

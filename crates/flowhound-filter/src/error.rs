@@ -107,3 +107,29 @@ impl FilterError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carets_line_up_under_tabs_and_wide_characters() {
+        let src = "\tproto tcp and\n\tdst  pört 25";
+        let pos = src.find("pört").expect("in text");
+        let e = FilterError::new("unknown keyword 'pört'", pos, "pört".len(), src);
+        assert_eq!(e.line_col(), (2, 7));
+        assert_eq!(
+            e.to_string(),
+            "filter error: unknown keyword 'pört'\n  line 2: \tdst  pört 25\n          \t     ^^^^"
+        );
+    }
+
+    #[test]
+    fn end_of_input_gets_one_caret_after_the_text() {
+        let e = FilterError::new("expected a condition", 9, 0, "proto tcp");
+        assert_eq!(
+            e.to_string(),
+            "filter error: expected a condition\n  proto tcp\n           ^"
+        );
+    }
+}
