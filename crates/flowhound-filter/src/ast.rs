@@ -197,13 +197,15 @@ impl Cmp {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    /// The comparator as written before the value; nothing for equality,
+    /// which is the default.
+    fn prefix(self) -> &'static str {
         match self {
-            Cmp::Eq => "=",
-            Cmp::Lt => "<",
-            Cmp::Gt => ">",
-            Cmp::Le => "<=",
-            Cmp::Ge => ">=",
+            Cmp::Eq => "",
+            Cmp::Lt => "< ",
+            Cmp::Gt => "> ",
+            Cmp::Le => "<= ",
+            Cmp::Ge => ">= ",
         }
     }
 }
@@ -466,7 +468,7 @@ impl fmt::Display for Expr {
             Expr::NextHop(set) => write!(f, "next {}", ip_form(set)),
             Expr::Exporter(set) => write!(f, "router {}", ip_form(set)),
             Expr::Port { dir, cmp, value } => {
-                write!(f, "{}port {} {value}", dir_prefix(*dir), cmp.symbol())
+                write!(f, "{}port {}{value}", dir_prefix(*dir), cmp.prefix())
             }
             Expr::PortIn { dir, ports } => {
                 write!(f, "{}port in [", dir_prefix(*dir))?;
@@ -480,7 +482,7 @@ impl fmt::Display for Expr {
                     IcmpPart::Type => "icmp-type",
                     IcmpPart::Code => "icmp-code",
                 };
-                write!(f, "{kw} {} {value}", cmp.symbol())
+                write!(f, "{kw} {}{value}", cmp.prefix())
             }
             Expr::TcpFlags(FlagsTest::AllSet(mask)) => {
                 f.write_str("flags ")?;
@@ -495,12 +497,16 @@ impl fmt::Display for Expr {
                 }
                 Ok(())
             }
-            Expr::TcpFlags(FlagsTest::Value(cmp, v)) => write!(f, "flags {} {v}", cmp.symbol()),
+            Expr::TcpFlags(FlagsTest::Value(cmp, v)) => {
+                // `flags 2` would read as a number either way; `=` keeps it explicit.
+                let op = if *cmp == Cmp::Eq { "= " } else { cmp.prefix() };
+                write!(f, "flags {op}{v}")
+            }
             Expr::Counter { field, cmp, value } => {
-                write!(f, "{} {} {value}", field.keyword(), cmp.symbol())
+                write!(f, "{} {}{value}", field.keyword(), cmp.prefix())
             }
             Expr::As { dir, cmp, value } => {
-                write!(f, "{}as {} {value}", dir_prefix(*dir), cmp.symbol())
+                write!(f, "{}as {}{value}", dir_prefix(*dir), cmp.prefix())
             }
             Expr::AsIn { dir, numbers } => {
                 write!(f, "{}as in [", dir_prefix(*dir))?;
@@ -517,7 +523,7 @@ impl fmt::Display for Expr {
                 };
                 write!(f, "{q}if {value}")
             }
-            Expr::Tos { cmp, value } => write!(f, "tos {} {value}", cmp.symbol()),
+            Expr::Tos { cmp, value } => write!(f, "tos {}{value}", cmp.prefix()),
             Expr::Mask { dir, value } => write!(f, "{}mask {value}", dir_prefix(*dir)),
             Expr::Vlan { dir, value } => write!(f, "{}vlan {value}", dir_prefix(*dir)),
             Expr::FlowDir(d) => write!(f, "flowdir {d}"),

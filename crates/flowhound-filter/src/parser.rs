@@ -740,13 +740,26 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// How to name the expected value: "a port", or "a number for 'bytes'"
+    /// when the value's name is the keyword itself.
+    fn expected(what: &str) -> String {
+        if TERM_KEYWORDS.contains(&what) && what != "port" {
+            format!("a number for '{what}'")
+        } else if what.starts_with(['A', 'E', 'I', 'O', 'U', 'a', 'e', 'i', 'o', 'u']) {
+            format!("an {what}")
+        } else {
+            format!("a {what}")
+        }
+    }
+
     /// The next token as a number in `0..=max`; `after` is the keyword it belongs to.
     fn parse_number(&mut self, after: Token, max: u64, what: &str) -> Result<u64, FilterError> {
         let t = self.peek();
         if t.kind != Tok::Word {
             return Err(self.err(
                 format!(
-                    "expected a {what} after '{}', found {}",
+                    "expected {} after '{}', found {}",
+                    Self::expected(what),
                     self.text(after),
                     self.describe(t)
                 ),
@@ -762,7 +775,7 @@ impl<'a> Parser<'a> {
         let n = match parse_number_text(s) {
             Ok(n) => n,
             Err(NumError::NotANumber) => {
-                return Err(self.err(format!("expected a {what}, found '{s}'"), t))
+                return Err(self.err(format!("expected {}, found '{s}'", Self::expected(what)), t))
             }
             Err(NumError::TooLarge) => {
                 return Err(self.err(format!("{what} '{s}' is too large"), t))
@@ -793,7 +806,8 @@ impl<'a> Parser<'a> {
                 _ => {
                     return Err(self.err(
                         format!(
-                            "expected a {what} or ']' in the list, found {}",
+                            "expected {} or ']' in the list, found {}",
+                            Self::expected(what),
                             self.describe(t)
                         ),
                         t,
@@ -842,7 +856,11 @@ impl<'a> Parser<'a> {
         if self.peek().kind == Tok::Slash {
             let slash = self.peek();
             return Err(self.err(
-                format!("a prefix needs 'net': write 'net {}/...'", self.text(t)),
+                format!(
+                    "'{kw}' takes single addresses; for a network write 'net {a}/LEN' or '{kw} in [ {a}/LEN ]'",
+                    kw = self.text(kw),
+                    a = self.text(t),
+                ),
                 slash,
             ));
         }
