@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
 
-/// An address from text, IPv4 mapped.
-pub(crate) fn parse_addr(s: &str) -> Option<Addr> {
+/// An address from text (`192.0.2.1`, `2001:db8::1`), IPv4 mapped into IPv6.
+pub fn parse_addr(s: &str) -> Option<Addr> {
     match s.trim().parse::<IpAddr>().ok()? {
         IpAddr::V4(v4) => Some(addr_from_v4(u32::from(v4))),
         IpAddr::V6(v6) => Some(addr_from_v6(v6.octets())),

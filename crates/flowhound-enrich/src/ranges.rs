@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 /// An address key: `u32` for IPv4 tables, `u128` for IPv6 ones.
 pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
-    /// The largest key.
-    const MAX: Self;
-    /// `self + 1`; never called on [`Key::MAX`].
+    /// `self + 1`; never called on the largest key.
     fn succ(self) -> Self;
     /// `self - 1`; never called on zero.
     fn pred(self) -> Self;
@@ -19,7 +17,6 @@ pub(crate) trait Key: Copy + Ord + std::fmt::Debug {
 }
 
 impl Key for u32 {
-    const MAX: Self = u32::MAX;
     #[inline]
     fn succ(self) -> Self {
         self + 1
@@ -39,7 +36,6 @@ impl Key for u32 {
 }
 
 impl Key for u128 {
-    const MAX: Self = u128::MAX;
     #[inline]
     fn succ(self) -> Self {
         self + 1
@@ -113,11 +109,6 @@ impl<K: Key, V: Copy + PartialEq> RangeMap<K, V> {
             tails,
             index,
         }
-    }
-
-    /// A table from ranges in any order that may overlap: `flatten` decides.
-    pub(crate) fn from_unsorted(ranges: Vec<Range<K, V>>) -> Self {
-        Self::from_sorted(flatten_most_specific(ranges))
     }
 
     /// The value of the range holding `k`.

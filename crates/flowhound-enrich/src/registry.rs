@@ -490,7 +490,7 @@ fn push<K: Copy>(
 // ---- CSV ---------------------------------------------------------------------
 
 /// Split one CSV line (RFC 4180 quoting: `"a, b"`, `"say ""hi"""`).
-fn csv_fields(line: &str) -> Result<Vec<String>, &'static str> {
+pub(crate) fn csv_fields(line: &str) -> Result<Vec<String>, &'static str> {
     let mut fields = Vec::with_capacity(4);
     let mut chars = line.chars().peekable();
     loop {
