@@ -1,36 +1,44 @@
 //! The running collector: one receiving thread per listener, one decoding
-//! thread that keeps the write-ahead log, one thread that writes Parquet.
+//! thread, one thread that writes Parquet.
 //!
 //! ```text
-//! listener ─┐  datagram batches          record batches
-//! listener ─┼──────────────► decode+WAL ───────────────► Parquet writer
-//! listener ─┘  (bounded)                 (bounded)
+//! listener ─┐ datagram batches (each in the WAL first)   decoded batches
+//! listener ─┼─────────────────────────────────► decode ────────────────► Parquet writer
+//! listener ─┘ (bounded)                                   (in memory, or
+//!                                                          re-read from the WAL)
 //! ```
-//! Every channel is bounded, so memory is bounded: when the writer falls
-//! behind, the decoder waits, the receivers wait, and the kernel's socket
-//! buffer absorbs the burst (and counts what it drops).
+//! A receiving thread appends every batch of datagrams to the write-ahead log
+//! before it hands it on, so nothing received is lost to a crash, and the
+//! decoding thread only decodes. Time is cut into epochs; the flows of one
+//! epoch become one set of Parquet files. While the writer keeps up, an
+//! epoch's decoded flows wait for it in memory; when it falls behind, they
+//! are dropped from memory and the writer decodes the epoch again from the
+//! WAL later. Memory stays bounded and a burst costs disk, not flows. The
+//! writer runs niced: receiving and decoding get the CPU first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use flowhound_decode::{decode, TemplateCache};
 use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
-use flowhound_store::{
-    expire, wal_checkpoint, wal_read, ParquetWriter, SegmentId, Wal, WriteOptions,
-};
+use flowhound_store::{expire, FlowBatch, ParquetWriter, WriteOptions};
 use tracing::{error, info, warn};
 
 use crate::exporters::{merge_book, ExporterKey, ExporterStats};
 use crate::ingest::Ingest;
 use crate::listener::{bind, kernel_drops, Listener};
 use crate::metrics::{serve_metrics, Metrics};
+use crate::wal;
 use crate::CollectError;
+
+const RELAXED: Ordering = Ordering::Relaxed;
 
 /// What the collector is asked to do.
 #[derive(Clone, Debug)]
@@ -43,8 +51,6 @@ pub struct CollectConfig {
     pub rcvbuf: usize,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics: Option<SocketAddr>,
-    /// How often decoded flows go to the write-ahead log.
-    pub wal_interval: Duration,
     /// How often a set of Parquet files is written.
     pub file_interval: Duration,
     /// Write Parquet files early when this many flows are pending.
@@ -53,8 +59,8 @@ pub struct CollectConfig {
     pub max_age: Option<Duration>,
     /// Retention: keep the flow files under this many bytes.
     pub max_bytes: Option<u64>,
-    /// Flushes that may wait for the writer in memory; later ones wait in
-    /// the write-ahead log only (0: every flush goes through the WAL).
+    /// Epochs whose decoded flows may wait for the writer in memory; later
+    /// ones wait in the WAL only (0: every epoch is decoded again from it).
     pub memory_jobs: usize,
 }
 
@@ -66,9 +72,8 @@ impl CollectConfig {
             data_dir,
             rcvbuf: 32 << 20,
             metrics: None,
-            wal_interval: Duration::from_millis(200),
             file_interval: Duration::from_secs(60),
-            file_rows: 2_000_000,
+            file_rows: 1_000_000,
             max_age: None,
             max_bytes: None,
             memory_jobs: 2,
@@ -78,6 +83,7 @@ impl CollectConfig {
 
 /// Datagrams as received: one buffer, many entries.
 struct DatagramBatch {
+    epoch: u64,
     data: Vec<u8>,
     used: usize,
     entries: Vec<(u32, u32, Addr, i64)>,
@@ -89,6 +95,7 @@ const MAX_DATAGRAM: usize = 65_536;
 impl DatagramBatch {
     fn new() -> Self {
         DatagramBatch {
+            epoch: 0,
             data: vec![0; BATCH_BYTES + MAX_DATAGRAM],
             used: 0,
             entries: Vec::with_capacity(1024),
@@ -98,6 +105,14 @@ impl DatagramBatch {
         self.used = 0;
         self.entries.clear();
     }
+}
+
+/// What a receiving thread tells the decoder.
+enum Received {
+    Batch(DatagramBatch),
+    /// The listener's segment of this epoch is closed: all its batches of
+    /// the epoch came before this message.
+    EpochClosed(u64),
 }
 
 /// A collector that is running.
@@ -130,7 +145,7 @@ impl Running {
             .pipeline
             .join()
             .unwrap_or_else(|_| Err(CollectError::Internal("pipeline thread panicked".into())));
-        self.stop.store(true, Relaxed);
+        self.stop.store(true, RELAXED);
         if let Some(m) = self.metrics_thread {
             let _ = m.join();
         }
@@ -139,7 +154,7 @@ impl Running {
 
     /// Stop now and drain.
     pub fn stop(self) -> Result<(), CollectError> {
-        self.stop.store(true, Relaxed);
+        self.stop.store(true, RELAXED);
         self.wait()
     }
 }
@@ -151,6 +166,70 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+fn wal_error(e: std::io::Error) -> CollectError {
+    CollectError::Wal(e)
+}
+
+/// Decode one epoch of the WAL again: its templates file first (flows
+/// discarded), then its segments. The cache carries templates over from the
+/// epoch before.
+fn replay_epoch(
+    data_dir: &Path,
+    epoch: u64,
+    paths: &[PathBuf],
+    cache: &mut TemplateCache,
+) -> Result<Vec<RecordBatch>, CollectError> {
+    let mut discard = Vec::new();
+    wal::read_templates(data_dir, epoch, |d| {
+        let _ = decode(d.payload, d.exporter, cache, &mut discard);
+        discard.clear();
+    })
+    .map_err(wal_error)?;
+    let mut batch = FlowBatch::with_capacity(64 * 1024);
+    let mut out = Vec::new();
+    for path in paths {
+        let torn = wal::read_segment(path, |d| {
+            let _ = decode(d.payload, d.exporter, cache, &mut batch);
+            if batch.len() >= 64 * 1024 {
+                out.push(batch.take());
+            }
+        })
+        .map_err(wal_error)?;
+        if torn {
+            warn!(segment = %path.display(), "the write-ahead log ends in a batch cut short by a crash; the batches before it are kept");
+        }
+    }
+    if !batch.is_empty() {
+        out.push(batch.take());
+    }
+    Ok(out)
+}
+
+/// Write what an earlier run left in the WAL, epoch by epoch. Returns the
+/// next free epoch.
+fn recover(data_dir: &Path, writer: &ParquetWriter) -> Result<u64, CollectError> {
+    let epochs = wal::segments(data_dir).map_err(wal_error)?;
+    let mut cache = TemplateCache::default();
+    let mut flows = 0;
+    for (epoch, paths) in &epochs {
+        let batches = replay_epoch(data_dir, *epoch, paths, &mut cache)?;
+        flows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
+        writer.write(&batches)?;
+        wal::checkpoint(data_dir, *epoch).map_err(wal_error)?;
+    }
+    if flows > 0 {
+        info!(
+            flows,
+            "recovered flows from the write-ahead log of an earlier run"
+        );
+    }
+    let last = wal::last_epoch(data_dir).map_err(wal_error)?;
+    if let Some(last) = last {
+        wal::checkpoint(data_dir, last).map_err(wal_error)?;
+    }
+    Ok(last.map_or(1, |e| e + 1))
+}
+
 /// Recover what an earlier run left in the write-ahead log, bind every
 /// listener, and start collecting.
 pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
@@ -159,17 +238,8 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         source,
     })?;
     let writer = ParquetWriter::new(&config.data_dir, WriteOptions::default());
-    let (mut wal, recovered) = Wal::open(&config.data_dir)?;
-    if !recovered.is_empty() {
-        let rows: usize = recovered.iter().map(|b| b.num_rows()).sum();
-        let seg = wal.rotate()?;
-        writer.write(&recovered)?;
-        wal_checkpoint(&config.data_dir, seg)?;
-        info!(
-            flows = rows,
-            "recovered flows from the write-ahead log of an earlier run"
-        );
-    }
+    let first_epoch = recover(&config.data_dir, &writer)?;
+    let epoch = Arc::new(AtomicU64::new(first_epoch));
 
     let mut listeners = Vec::new();
     for addr in &config.listen {
@@ -200,17 +270,25 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         None => (None, None),
     };
 
-    let (full_tx, full_rx) = bounded::<DatagramBatch>(64);
+    let (full_tx, full_rx) = bounded::<Received>(64);
     let (free_tx, free_rx) = bounded::<DatagramBatch>(64);
     let listen: Vec<SocketAddr> = listeners.iter().map(|l| l.local).collect();
     let mut receivers = Vec::new();
-    for l in listeners {
-        let (full_tx, free_rx, stop) = (full_tx.clone(), free_rx.clone(), stop.clone());
+    for (index, l) in listeners.into_iter().enumerate() {
+        let ctx = ReceiveCtx {
+            index,
+            full: full_tx.clone(),
+            free: free_rx.clone(),
+            stop: stop.clone(),
+            epoch: epoch.clone(),
+            data_dir: config.data_dir.clone(),
+            metrics: metrics.clone(),
+        };
         let name = format!("recv {}", l.local);
         receivers.push(
             std::thread::Builder::new()
                 .name(name)
-                .spawn(move || receive(l, full_tx, free_rx, stop))
+                .spawn(move || receive(l, ctx))
                 .map_err(|e| CollectError::Internal(e.to_string()))?,
         );
     }
@@ -219,9 +297,13 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
     let pipeline = {
         let metrics = metrics.clone();
         let ports: Vec<u16> = listen.iter().map(|a| a.port()).collect();
+        let listeners = listen.len();
         std::thread::Builder::new()
             .name("decode".into())
-            .spawn(move || pipeline(config, wal, writer, full_rx, free_tx, metrics, ports))
+            .spawn(move || {
+                Pipeline::new(config, epoch, listeners, metrics, ports)
+                    .run(writer, full_rx, free_tx)
+            })
             .map_err(|e| CollectError::Internal(e.to_string()))?
     };
 
@@ -246,217 +328,354 @@ fn source_addr(src: SocketAddr) -> Addr {
     }
 }
 
-fn receive(
-    l: Listener,
-    full: Sender<DatagramBatch>,
+struct ReceiveCtx {
+    index: usize,
+    full: Sender<Received>,
     free: Receiver<DatagramBatch>,
     stop: Arc<AtomicBool>,
-) {
-    let mut batch = free.try_recv().unwrap_or_else(|_| DatagramBatch::new());
+    epoch: Arc<AtomicU64>,
+    data_dir: PathBuf,
+    metrics: Arc<Metrics>,
+}
+
+impl ReceiveCtx {
+    /// Log the batch, then hand it on with a fresh one in its place.
+    fn ship(&self, batch: &mut DatagramBatch, segment: &mut Option<wal::SegmentWriter>) -> bool {
+        if batch.entries.is_empty() {
+            return true;
+        }
+        if segment.is_none() {
+            match wal::SegmentWriter::create(&self.data_dir, batch.epoch, self.index) {
+                Ok(s) => *segment = Some(s),
+                Err(e) => {
+                    error!(error = %e, "cannot create a write-ahead log segment; flows are not crash-safe")
+                }
+            }
+        }
+        if let Some(s) = segment.as_mut() {
+            match s.append(&batch.entries, &batch.data[..batch.used]) {
+                Ok(()) => self.metrics.wal_batch(),
+                Err(e) => {
+                    error!(error = %e, "cannot append to the write-ahead log; flows are not crash-safe")
+                }
+            }
+        }
+        let mut next = self
+            .free
+            .try_recv()
+            .unwrap_or_else(|_| DatagramBatch::new());
+        next.epoch = batch.epoch;
+        self.full
+            .send(Received::Batch(std::mem::replace(batch, next)))
+            .is_ok()
+    }
+}
+
+fn receive(l: Listener, ctx: ReceiveCtx) {
+    let mut batch = ctx.free.try_recv().unwrap_or_else(|_| DatagramBatch::new());
+    batch.epoch = ctx.epoch.load(Ordering::Acquire);
+    let mut segment: Option<wal::SegmentWriter> = None;
     let mut first = Instant::now();
     loop {
-        let stopping = stop.load(Relaxed);
-        if !stopping {
-            let start = batch.used;
-            match l
-                .socket
-                .recv_from(&mut batch.data[start..start + MAX_DATAGRAM])
-            {
-                Ok((n, src)) => {
-                    if batch.entries.is_empty() {
-                        first = Instant::now();
-                    }
-                    batch
-                        .entries
-                        .push((start as u32, n as u32, source_addr(src), now_ms()));
-                    batch.used += n;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock
-                            | std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    error!(listen = %l.local, error = %e, "receive failed");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
-        }
-        let due = !batch.entries.is_empty()
-            && (batch.used >= BATCH_BYTES
-                || batch.entries.len() >= 1024
-                || first.elapsed() >= Duration::from_millis(20)
-                || stopping);
-        if due {
-            let next = free.try_recv().unwrap_or_else(|_| DatagramBatch::new());
-            if full.send(std::mem::replace(&mut batch, next)).is_err() {
-                return;
-            }
-        }
-        if stopping && batch.entries.is_empty() {
-            // Take what the kernel still holds, then go.
+        let stopping = ctx.stop.load(RELAXED);
+        if stopping {
+            // Take what the kernel still holds, then close the epoch and go.
             l.socket.set_nonblocking(true).ok();
-            let mut drained = false;
-            while let Ok((n, src)) = l
-                .socket
-                .recv_from(&mut batch.data[batch.used..batch.used + MAX_DATAGRAM])
-            {
+        }
+        let start = batch.used;
+        match l
+            .socket
+            .recv_from(&mut batch.data[start..start + MAX_DATAGRAM])
+        {
+            Ok((n, src)) => {
+                if batch.entries.is_empty() {
+                    first = Instant::now();
+                }
                 batch
                     .entries
-                    .push((batch.used as u32, n as u32, source_addr(src), now_ms()));
+                    .push((start as u32, n as u32, source_addr(src), now_ms()));
                 batch.used += n;
-                drained = true;
-                if batch.used >= BATCH_BYTES {
-                    break;
+                let full = batch.used >= BATCH_BYTES || batch.entries.len() >= 1024;
+                if !stopping && !full && first.elapsed() < Duration::from_millis(20) {
+                    continue;
                 }
             }
-            if drained {
-                let next = DatagramBatch::new();
-                let _ = full.send(std::mem::replace(&mut batch, next));
-                continue;
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                if stopping {
+                    let _ = ctx.ship(&mut batch, &mut segment);
+                    let _ = ctx.full.send(Received::EpochClosed(batch.epoch));
+                    return;
+                }
             }
+            Err(e) => {
+                error!(listen = %l.local, error = %e, "receive failed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let due = batch.used >= BATCH_BYTES
+            || batch.entries.len() >= 1024
+            || (!batch.entries.is_empty() && first.elapsed() >= Duration::from_millis(20));
+        if due && !ctx.ship(&mut batch, &mut segment) {
             return;
+        }
+        let current = ctx.epoch.load(Ordering::Acquire);
+        if current != batch.epoch {
+            if !ctx.ship(&mut batch, &mut segment) {
+                return;
+            }
+            segment = None;
+            if ctx.full.send(Received::EpochClosed(batch.epoch)).is_err() {
+                return;
+            }
+            batch.epoch = current;
         }
     }
 }
 
 /// A set of flows for the writer: in memory while the writer keeps up, and
-/// only in the WAL when it has fallen behind (the WAL is then the queue, so
-/// a burst costs disk, not memory, and no flow is dropped).
+/// only in the WAL when it has fallen behind.
 enum Job {
     Batches {
+        epoch: u64,
         batches: Vec<RecordBatch>,
-        segment: SegmentId,
         exporters: HashMap<ExporterKey, ExporterStats>,
     },
     Spilled {
-        after: Option<SegmentId>,
-        through: SegmentId,
+        epoch: u64,
         exporters: HashMap<ExporterKey, ExporterStats>,
     },
 }
 
-fn pipeline(
+/// The decoded flows of one epoch, until every listener has closed it.
+#[derive(Default)]
+struct Epoch {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+    exporters: HashMap<ExporterKey, ExporterStats>,
+    closed: usize,
+}
+
+/// Datagrams that carried templates or options, kept per exporter domain so
+/// that an epoch can be decoded again from the WAL alone.
+const KEPT_PER_DOMAIN: usize = 32;
+
+struct Pipeline {
     config: CollectConfig,
-    mut wal: Wal,
-    writer: ParquetWriter,
-    full: Receiver<DatagramBatch>,
-    free: Sender<DatagramBatch>,
+    epoch: Arc<AtomicU64>,
+    listeners: usize,
     metrics: Arc<Metrics>,
     ports: Vec<u16>,
-) -> Result<(), CollectError> {
-    let (job_tx, job_rx) = unbounded::<Job>();
-    let in_memory = Arc::new(AtomicUsize::new(0));
-    let writer_thread = {
-        let metrics = metrics.clone();
-        let cfg = config.clone();
-        let in_memory = in_memory.clone();
-        std::thread::Builder::new()
-            .name("write".into())
-            .spawn(move || write_files(cfg, writer, job_rx, metrics, in_memory))
-            .map_err(|e| CollectError::Internal(e.to_string()))?
-    };
+    ingest: Ingest,
+    /// The epoch `ingest.batch` holds flows of.
+    decoding: u64,
+    epochs: BTreeMap<u64, Epoch>,
+    opened: Instant,
+    state_datagrams: HashMap<ExporterKey, VecDeque<(Addr, Vec<u8>)>>,
+    cumulative: BTreeMap<String, ExporterStats>,
+    in_memory: Arc<AtomicUsize>,
+}
 
-    let mut ingest = Ingest::new();
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0usize;
-    let mut pending_exporters: HashMap<ExporterKey, ExporterStats> = HashMap::new();
-    let mut cumulative: BTreeMap<String, ExporterStats> = BTreeMap::new();
-    let mut last_wal = Instant::now();
-    let mut last_file = Instant::now();
-    let mut last_drops = Instant::now();
-    let mut last_rotated: Option<SegmentId> = None;
-    let mut result = Ok(());
-
-    loop {
-        let disconnected = match full.recv_timeout(Duration::from_millis(50)) {
-            Ok(mut batch) => {
-                for &(start, len, src, at) in &batch.entries {
-                    let (s, l) = (start as usize, len as usize);
-                    ingest.datagram(&batch.data[s..s + l], src, at, &metrics);
-                }
-                batch.clear();
-                let _ = free.try_send(batch);
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
-        };
-
-        if ingest.batch.len() >= 64 * 1024
-            || last_wal.elapsed() >= config.wal_interval
-            || disconnected
-        {
-            last_wal = Instant::now();
-            for (key, stats) in ingest.take_exporters() {
-                pending_exporters.entry(key).or_default().add(&stats);
-                cumulative.entry(key.label()).or_default().add(&stats);
-            }
-            metrics.publish_exporters(cumulative.clone());
-            if !ingest.batch.is_empty() {
-                let rb = ingest.batch.take();
-                if let Err(e) = wal.append(&rb) {
-                    error!(error = %e, "cannot append to the write-ahead log; flows stay in memory until the next Parquet write");
-                }
-                metrics.wal_batch();
-                pending_rows += rb.num_rows();
-                pending.push(rb);
-            }
-        }
-        if last_drops.elapsed() >= Duration::from_secs(1) {
-            last_drops = Instant::now();
-            for port in &ports {
-                if let Some(d) = kernel_drops(*port) {
-                    metrics.set_socket_drops(format!(":{port}"), d);
-                }
-            }
-        }
-        let file_due = pending_rows >= config.file_rows
-            || (last_file.elapsed() >= config.file_interval
-                && (pending_rows > 0 || !pending_exporters.is_empty()))
-            || disconnected;
-        if file_due {
-            last_file = Instant::now();
-            match wal.rotate() {
-                Ok(segment) => {
-                    let exporters = std::mem::take(&mut pending_exporters);
-                    let job = if in_memory.load(Relaxed) < config.memory_jobs {
-                        in_memory.fetch_add(1, Relaxed);
-                        Job::Batches {
-                            batches: std::mem::take(&mut pending),
-                            segment,
-                            exporters,
-                        }
-                    } else {
-                        pending.clear();
-                        metrics.spilled();
-                        Job::Spilled {
-                            after: last_rotated,
-                            through: segment,
-                            exporters,
-                        }
-                    };
-                    last_rotated = Some(segment);
-                    pending_rows = 0;
-                    if job_tx.send(job).is_err() {
-                        result = Err(CollectError::Internal("the writer thread ended".into()));
-                        break;
-                    }
-                }
-                Err(e) => error!(error = %e, "cannot rotate the write-ahead log"),
-            }
-        }
-        if disconnected {
-            break;
+impl Pipeline {
+    fn new(
+        config: CollectConfig,
+        epoch: Arc<AtomicU64>,
+        listeners: usize,
+        metrics: Arc<Metrics>,
+        ports: Vec<u16>,
+    ) -> Self {
+        let decoding = epoch.load(Ordering::Acquire);
+        Pipeline {
+            config,
+            epoch,
+            listeners,
+            metrics,
+            ports,
+            ingest: Ingest::new(),
+            decoding,
+            epochs: BTreeMap::new(),
+            opened: Instant::now(),
+            state_datagrams: HashMap::new(),
+            cumulative: BTreeMap::new(),
+            in_memory: Arc::new(AtomicUsize::new(0)),
         }
     }
-    drop(job_tx);
-    let written = writer_thread
-        .join()
-        .unwrap_or_else(|_| Err(CollectError::Internal("writer thread panicked".into())));
-    result.and(written)
+
+    fn run(
+        mut self,
+        writer: ParquetWriter,
+        full: Receiver<Received>,
+        free: Sender<DatagramBatch>,
+    ) -> Result<(), CollectError> {
+        let (job_tx, job_rx) = unbounded::<Job>();
+        let writer_thread = {
+            let metrics = self.metrics.clone();
+            let cfg = self.config.clone();
+            let in_memory = self.in_memory.clone();
+            std::thread::Builder::new()
+                .name("write".into())
+                .spawn(move || write_files(cfg, writer, job_rx, metrics, in_memory))
+                .map_err(|e| CollectError::Internal(e.to_string()))?
+        };
+        let mut last_publish = Instant::now();
+        let mut last_drops = Instant::now();
+        let mut result = Ok(());
+        loop {
+            match full.recv_timeout(Duration::from_millis(50)) {
+                Ok(Received::Batch(mut batch)) => {
+                    self.switch_to(batch.epoch);
+                    for &(start, len, src, at) in &batch.entries {
+                        let d = &batch.data[start as usize..(start + len) as usize];
+                        let decoded = self.ingest.datagram(d, src, at, &self.metrics);
+                        if let Some(key) = decoded.filter(|k| k.1) {
+                            self.keep_state(key.0, src, d);
+                        }
+                    }
+                    batch.clear();
+                    let _ = free.try_send(batch);
+                    if self.ingest.batch.len() >= 64 * 1024 {
+                        self.flush_decoded();
+                    }
+                }
+                Ok(Received::EpochClosed(e)) => {
+                    let closed = {
+                        let ep = self.epochs.entry(e).or_default();
+                        ep.closed += 1;
+                        ep.closed
+                    };
+                    if closed >= self.listeners {
+                        if let Err(err) = self.finish_epoch(e, &job_tx) {
+                            result = Err(err);
+                            break;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_publish.elapsed() >= Duration::from_millis(200) {
+                last_publish = Instant::now();
+                self.flush_decoded();
+                self.metrics.publish_exporters(self.cumulative.clone());
+            }
+            if last_drops.elapsed() >= Duration::from_secs(1) {
+                last_drops = Instant::now();
+                for port in &self.ports {
+                    if let Some(d) = kernel_drops(*port) {
+                        self.metrics.set_socket_drops(format!(":{port}"), d);
+                    }
+                }
+            }
+            self.maybe_cut();
+        }
+        // Every receiver has closed its last epoch; write what is left.
+        let left: Vec<u64> = self.epochs.keys().copied().collect();
+        for e in left {
+            if let Err(err) = self.finish_epoch(e, &job_tx) {
+                result = Err(err);
+            }
+        }
+        self.metrics.publish_exporters(self.cumulative.clone());
+        drop(job_tx);
+        let written = writer_thread
+            .join()
+            .unwrap_or_else(|_| Err(CollectError::Internal("writer thread panicked".into())));
+        let result = result.and(written);
+        if result.is_ok() {
+            // Every epoch is in Parquet: the templates kept for the next one
+            // are not needed.
+            if let Err(e) = wal::checkpoint(&self.config.data_dir, u64::MAX) {
+                warn!(error = %e, "cannot clear the write-ahead log");
+            }
+        }
+        result
+    }
+
+    /// Start a new epoch when the current one is big or old enough.
+    fn maybe_cut(&mut self) {
+        let current = self.epoch.load(Ordering::Acquire);
+        let rows = self.epochs.get(&current).map_or(0, |e| e.rows)
+            + if self.decoding == current {
+                self.ingest.batch.len()
+            } else {
+                0
+            };
+        if rows >= self.config.file_rows
+            || (self.opened.elapsed() >= self.config.file_interval && rows > 0)
+        {
+            self.opened = Instant::now();
+            self.epoch.store(current + 1, Ordering::Release);
+        }
+    }
+
+    fn switch_to(&mut self, epoch: u64) {
+        if epoch != self.decoding {
+            self.flush_decoded();
+            self.decoding = epoch;
+        }
+    }
+
+    /// Move what was decoded into its epoch.
+    fn flush_decoded(&mut self) {
+        let ep = self.epochs.entry(self.decoding).or_default();
+        for (key, stats) in self.ingest.take_exporters() {
+            ep.exporters.entry(key).or_default().add(&stats);
+            self.cumulative.entry(key.label()).or_default().add(&stats);
+        }
+        if !self.ingest.batch.is_empty() {
+            let rb = self.ingest.batch.take();
+            ep.rows += rb.num_rows();
+            ep.batches.push(rb);
+        }
+    }
+
+    fn keep_state(&mut self, key: ExporterKey, exporter: Addr, datagram: &[u8]) {
+        let kept = self.state_datagrams.entry(key).or_default();
+        if kept.len() >= KEPT_PER_DOMAIN {
+            kept.pop_front();
+        }
+        kept.push_back((exporter, datagram.to_vec()));
+    }
+
+    fn finish_epoch(&mut self, e: u64, jobs: &Sender<Job>) -> Result<(), CollectError> {
+        if self.decoding == e {
+            self.flush_decoded();
+        }
+        let Some(ep) = self.epochs.remove(&e) else {
+            return Ok(());
+        };
+        // The next epoch may have to be decoded again from the WAL: keep the
+        // templates and options it may need beside it.
+        let state = self
+            .state_datagrams
+            .values()
+            .flat_map(|v| v.iter().map(|(a, d)| (*a, d.as_slice())));
+        if let Err(err) = wal::write_templates(&self.config.data_dir, e + 1, state) {
+            warn!(error = %err, "cannot keep templates in the write-ahead log");
+        }
+        let job = if self.in_memory.load(RELAXED) < self.config.memory_jobs {
+            self.in_memory.fetch_add(1, RELAXED);
+            Job::Batches {
+                epoch: e,
+                batches: ep.batches,
+                exporters: ep.exporters,
+            }
+        } else {
+            self.metrics.spilled();
+            Job::Spilled {
+                epoch: e,
+                exporters: ep.exporters,
+            }
+        };
+        jobs.send(job)
+            .map_err(|_| CollectError::Internal("the writer thread ended".into()))
+    }
 }
 
 fn write_files(
@@ -466,45 +685,41 @@ fn write_files(
     metrics: Arc<Metrics>,
     in_memory: Arc<AtomicUsize>,
 ) -> Result<(), CollectError> {
-    // Receiving comes first: under a burst the writer yields the CPU and
-    // catches up from the WAL afterwards.
     crate::priority::lower_this_thread();
+    // Templates carry over from one spilled epoch to the next.
+    let mut cache = TemplateCache::default();
     let mut last_error = Ok(());
     for job in jobs {
         let started = Instant::now();
-        let (batches, segment, exporters) = match job {
+        let (epoch, batches, exporters) = match job {
             Job::Batches {
+                epoch,
                 batches,
-                segment,
                 exporters,
             } => {
-                in_memory.fetch_sub(1, Relaxed);
-                (batches, segment, exporters)
+                in_memory.fetch_sub(1, RELAXED);
+                (epoch, batches, exporters)
             }
-            Job::Spilled {
-                after,
-                through,
-                exporters,
-            } => match wal_read(&config.data_dir, after, through) {
-                Ok((batches, warnings)) => {
-                    for w in warnings {
-                        warn!("{w}");
+            Job::Spilled { epoch, exporters } => {
+                let paths = wal::segments(&config.data_dir)
+                    .map(|mut s| s.remove(&epoch).unwrap_or_default())
+                    .map_err(wal_error);
+                match paths.and_then(|p| replay_epoch(&config.data_dir, epoch, &p, &mut cache)) {
+                    Ok(batches) => (epoch, batches, exporters),
+                    Err(e) => {
+                        error!(error = %e, epoch, "cannot read an epoch back from the write-ahead log; it stays there for the next start");
+                        last_error = Err(e);
+                        continue;
                     }
-                    (batches, through, exporters)
                 }
-                Err(e) => {
-                    error!(error = %e, "cannot read the write-ahead log back; its flows stay there for the next start");
-                    last_error = Err(e.into());
-                    continue;
-                }
-            },
+            }
         };
         match writer.write(&batches) {
             Ok(files) => {
                 let flows: u64 = files.iter().map(|f| f.rows).sum();
                 let bytes: u64 = files.iter().map(|f| f.bytes).sum();
                 metrics.written(flows, files.len() as u64, bytes, started.elapsed());
-                if let Err(e) = wal_checkpoint(&config.data_dir, segment) {
+                if let Err(e) = wal::checkpoint(&config.data_dir, epoch) {
                     warn!(error = %e, "cannot drop checkpointed write-ahead log segments");
                 }
                 if let Err(e) = merge_book(&config.data_dir, &exporters) {
@@ -512,7 +727,7 @@ fn write_files(
                 }
             }
             Err(e) => {
-                // The segments stay in the WAL: the next start writes them.
+                // The epoch stays in the WAL: the next start writes it.
                 error!(error = %e, "cannot write Parquet files; the flows stay in the write-ahead log");
                 last_error = Err(e.into());
             }

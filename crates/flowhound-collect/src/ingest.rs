@@ -45,13 +45,27 @@ impl Ingest {
 
     /// Decode one datagram from `exporter`. Malformed datagrams are counted
     /// by kind and dropped; they never disturb the flows around them.
-    pub fn datagram(&mut self, payload: &[u8], exporter: Addr, now_ms: i64, metrics: &Metrics) {
+    /// Returns the exporter's key, and whether the datagram carried state
+    /// (templates, options) that later datagrams need.
+    pub fn datagram(
+        &mut self,
+        payload: &[u8],
+        exporter: Addr,
+        now_ms: i64,
+        metrics: &Metrics,
+    ) -> Option<(ExporterKey, bool)> {
         metrics.datagram(payload.len());
         let before = self.batch.len();
-        match decode(payload, exporter, &mut self.cache, &mut self.batch) {
-            Ok(decoded) => self.account(exporter, &decoded, now_ms, metrics),
-            Err(err) => self.reject(exporter, &err, now_ms, metrics),
-        }
+        let result = match decode(payload, exporter, &mut self.cache, &mut self.batch) {
+            Ok(decoded) => {
+                let key = self.account(exporter, &decoded, now_ms, metrics);
+                Some((key, decoded.templates > 0 || decoded.options > 0))
+            }
+            Err(err) => {
+                self.reject(exporter, &err, now_ms, metrics);
+                None
+            }
+        };
         let flows = (self.batch.len() - before) as u64;
         metrics.flows(flows);
         let dropped = self.cache.take_dropped();
@@ -60,9 +74,16 @@ impl Ingest {
         metrics.decode_error_n("domains_refused", dropped.domains_refused);
         metrics.decode_error_n("samplers_refused", dropped.samplers_refused);
         metrics.set_templates(self.cache.template_count() as u64);
+        result
     }
 
-    fn account(&mut self, exporter: Addr, d: &Decoded, now_ms: i64, metrics: &Metrics) {
+    fn account(
+        &mut self,
+        exporter: Addr,
+        d: &Decoded,
+        now_ms: i64,
+        metrics: &Metrics,
+    ) -> ExporterKey {
         let key = ExporterKey {
             addr: exporter,
             domain_id: d.domain_id,
@@ -91,6 +112,7 @@ impl Ingest {
             }
         }
         seq.expected = d.seq_records.map(|n| d.sequence.wrapping_add(n));
+        key
     }
 
     fn reject(&mut self, exporter: Addr, err: &DecodeError, now_ms: i64, metrics: &Metrics) {

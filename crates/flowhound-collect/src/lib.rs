@@ -13,6 +13,7 @@ mod listener;
 pub mod metrics;
 pub mod pcap;
 mod priority;
+pub mod wal;
 
 pub use collector::{start, CollectConfig, Running};
 pub use ingest::Ingest;
@@ -40,7 +41,10 @@ pub enum CollectError {
         /// Why.
         source: std::io::Error,
     },
-    /// The store failed (WAL or Parquet).
+    /// The write-ahead log cannot be written or read.
+    #[error("write-ahead log: {0}")]
+    Wal(std::io::Error),
+    /// The store failed (Parquet).
     #[error(transparent)]
     Store(#[from] flowhound_store::StoreError),
     /// A bug: a thread died.

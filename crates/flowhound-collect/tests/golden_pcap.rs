@@ -57,7 +57,7 @@ fn decode_group(files: &[PathBuf]) -> (String, usize) {
     for f in files {
         let file = File::open(f).expect("open capture");
         let s = for_each_datagram(file, |d| {
-            ingest.datagram(d.payload, d.exporter, d.time_ms, &metrics)
+            ingest.datagram(d.payload, d.exporter, d.time_ms, &metrics);
         })
         .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         stats.push(serde_json::json!({

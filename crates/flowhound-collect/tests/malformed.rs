@@ -200,7 +200,6 @@ fn flushes_spilled_to_the_wal_are_all_written() {
     );
     config.memory_jobs = 0;
     config.file_rows = 500;
-    config.wal_interval = Duration::from_millis(20);
     let running = start(config).expect("start collector");
     let to = running.listen[0];
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");

@@ -50,6 +50,10 @@ pub struct Decoded {
     pub flows: u32,
     /// Template and options template records learned.
     pub templates: u32,
+    /// Options data records read (samplers, the exporter's boot time).
+    /// With `templates`, this tells a collector which datagrams carry state
+    /// that later datagrams need.
+    pub options: u32,
     /// Data sets of this datagram still held, waiting for their template.
     pub held: u32,
     /// How far this datagram advances the exporter's sequence counter: v5 the

@@ -49,6 +49,7 @@ pub(crate) fn decode_v9<S: FlowSink + ?Sized>(
         export_time: secs,
         flows: 0,
         templates: 0,
+        options: 0,
         held: 0,
         // v9 sequence numbers count export packets.
         seq_records: Some(1),
@@ -93,6 +94,7 @@ pub(crate) fn decode_ipfix<S: FlowSink + ?Sized>(
         export_time: secs,
         flows: 0,
         templates: 0,
+        options: 0,
         held: 0,
         seq_records: None,
         set_errors: SetErrors::default(),
@@ -489,6 +491,7 @@ impl<S: FlowSink + ?Sized> Run<'_, S> {
             if let (Format::Ipfix, Some(init)) = (self.fmt, *sys_init) {
                 ctx.uptime = Uptime::Init(init);
             }
+            self.out.options += records;
             records
         } else {
             let r = flow_records(&t.prog, body, ctx, &self.base, samplers, &mut *self.sink);

@@ -80,6 +80,7 @@ pub(crate) fn decode<S: FlowSink + ?Sized>(
         export_time: secs,
         flows: count as u32,
         templates: 0,
+        options: 0,
         held: 0,
         seq_records: Some(count as u32),
         set_errors: SetErrors::default(),
