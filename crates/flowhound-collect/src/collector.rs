@@ -431,8 +431,12 @@ fn receive(l: Listener, ctx: ReceiveCtx) {
                 return;
             }
             segment = None;
-            if ctx.full.send(Received::EpochClosed(batch.epoch)).is_err() {
-                return;
+            // Close every epoch passed over, even one this listener had no
+            // datagram for: the decoder waits for every listener's word.
+            for e in batch.epoch..current {
+                if ctx.full.send(Received::EpochClosed(e)).is_err() {
+                    return;
+                }
             }
             batch.epoch = current;
         }
