@@ -183,22 +183,7 @@ fn main() {
         b.set_data_page_size_limit(256 * 1024)
     }));
 
-    // The WAL's cost per flow: IPC encoding and write(2), no fsync.
-    let wal_dir = tempfile::tempdir().expect("tempdir");
-    let (mut wal, _) = flowhound_store::Wal::open(wal_dir.path()).expect("wal");
-    let cpu = thread_cpu_ns();
-    for b in &batches {
-        wal.append(b).expect("append");
-    }
-    let wal_ns = (thread_cpu_ns() - cpu) as f64 / n as f64;
-    let wal_bytes: u64 = std::fs::read_dir(wal.dir())
-        .expect("wal dir")
-        .map(|e| e.expect("entry").metadata().expect("stat").len())
-        .sum();
-    println!(
-        "FlowBatch::push {push_ns:.1} ns/flow; Wal::append {wal_ns:.0} ns/flow, {:.0} B/flow",
-        wal_bytes as f64 / n as f64
-    );
+    println!("FlowBatch::push {push_ns:.1} ns/flow");
     let span = flowhound_store::records_from_batch(&all.slice(0, 1)).expect("flows")[0].time_start;
     let last =
         flowhound_store::records_from_batch(&all.slice(n - 1, 1)).expect("flows")[0].time_start;

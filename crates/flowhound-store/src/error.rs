@@ -26,15 +26,6 @@ pub enum StoreError {
         #[source]
         source: parquet::errors::ParquetError,
     },
-    /// An Arrow IPC (write-ahead log) segment could not be written or read.
-    #[error("wal segment {path}: {source}")]
-    Ipc {
-        /// The segment file.
-        path: PathBuf,
-        /// The IPC error.
-        #[source]
-        source: arrow_schema::ArrowError,
-    },
     /// Reading flows out of a Parquet file failed part way.
     #[error("reading {path}: {source}")]
     Read {
@@ -70,14 +61,6 @@ impl StoreError {
     #[cold]
     pub(crate) fn parquet(path: impl Into<PathBuf>, source: parquet::errors::ParquetError) -> Self {
         StoreError::Parquet {
-            path: path.into(),
-            source,
-        }
-    }
-
-    #[cold]
-    pub(crate) fn ipc(path: impl Into<PathBuf>, source: arrow_schema::ArrowError) -> Self {
-        StoreError::Ipc {
             path: path.into(),
             source,
         }

@@ -6,8 +6,8 @@
 //!   partitioned by the UTC hour of `time_start`, rows sorted within each
 //!   file ([`ParquetWriter`]). The files are the interchange format: DuckDB,
 //!   pandas, Spark and ClickHouse read them as they are.
-//! - `DIR/wal/*.arrows`: the write-ahead log of decoded batches not yet in
-//!   Parquet ([`Wal`]), replayed after a crash.
+//! - `DIR/wal/`: belongs to the collector (its write-ahead log of raw
+//!   datagrams); this crate does not read it.
 //!
 //! Reading goes through the [`FlowStore`] seam ([`LocalStore`] over the
 //! files); retention through [`expire`]. [`FlowBatch`] is the columnar
@@ -15,31 +15,18 @@
 //!
 //! This crate knows nothing about sockets, wire formats, filters or queries.
 //!
-//! The collector's path, end to end:
+//! Writing and reading, end to end:
 //!
 //! ```
 //! use flowhound_model::{Column, FlowRecord, FlowSink};
-//! use flowhound_store::{
-//!     parse_window, wal_checkpoint, FlowBatch, FlowStore, LocalStore, ParquetWriter, Wal,
-//!     WriteOptions,
-//! };
+//! use flowhound_store::{parse_window, FlowBatch, FlowStore, LocalStore, ParquetWriter, WriteOptions};
 //! # fn main() -> Result<(), flowhound_store::StoreError> {
 //! # let tmp = tempfile::tempdir().expect("tempdir");
 //! # let dir = tmp.path();
-//! let (mut wal, recovered) = Wal::open(dir)?; // what a crash left, oldest first
 //! let writer = ParquetWriter::new(dir, WriteOptions::default());
-//! let mut pending = recovered; // replayed flows leave with the next flush
-//!
 //! let mut batch = FlowBatch::with_capacity(65_536);
 //! batch.push(&FlowRecord { time_start: 1_795_701_600_000, ..Default::default() });
-//! let b = batch.take();
-//! wal.append(&b)?; // from here on a kill -9 loses nothing
-//! pending.push(b);
-//!
-//! // A flush: close the segment, write Parquet, then drop the WAL up to it.
-//! let through = wal.rotate()?;
-//! writer.write(&pending)?;
-//! wal_checkpoint(dir, through)?;
+//! writer.write(&[batch.take()])?;
 //!
 //! let store = LocalStore::new(dir);
 //! let window = parse_window("2026/11/26.14:00-2026/11/26.14:59:59")?;
@@ -59,7 +46,6 @@ mod expire;
 mod fsutil;
 mod layout;
 mod read;
-mod wal;
 mod window;
 mod write;
 
@@ -67,6 +53,5 @@ pub use batch::{records_from_batch, FlowBatch};
 pub use error::StoreError;
 pub use expire::{expire, ExpireReport};
 pub use read::{BatchIter, FlowStore, LocalStore};
-pub use wal::{wal_checkpoint, wal_read, SegmentId, Wal, WalOptions};
 pub use window::{parse_window, TimeWindow, WindowError};
 pub use write::{ParquetWriter, SortKey, WriteOptions, WrittenFile};
