@@ -32,7 +32,7 @@ use flowhound_store::{expire, FlowBatch, ParquetWriter, WriteOptions};
 use tracing::{error, info, warn};
 
 use crate::exporters::{merge_book, ExporterKey, ExporterStats};
-use crate::ingest::Ingest;
+use crate::ingest::{Carried, Ingest, MAX_EXPORTERS};
 use crate::listener::{bind, kernel_drops, Listener};
 use crate::metrics::{serve_metrics, Metrics};
 use crate::wal;
@@ -84,6 +84,9 @@ impl CollectConfig {
 /// Datagrams as received: one buffer, many entries.
 struct DatagramBatch {
     epoch: u64,
+    /// Whether the batch reached the WAL; an epoch with a batch that did not
+    /// cannot be decoded again from it, so it must stay in memory.
+    logged: bool,
     data: Vec<u8>,
     used: usize,
     entries: Vec<(u32, u32, Addr, i64)>,
@@ -96,6 +99,7 @@ impl DatagramBatch {
     fn new() -> Self {
         DatagramBatch {
             epoch: 0,
+            logged: false,
             data: vec![0; BATCH_BYTES + MAX_DATAGRAM],
             used: 0,
             entries: Vec::with_capacity(1024),
@@ -127,12 +131,19 @@ pub struct Running {
     receivers: Vec<JoinHandle<()>>,
     pipeline: JoinHandle<Result<(), CollectError>>,
     metrics_thread: Option<JoinHandle<()>>,
+    _lock: std::fs::File,
 }
 
 impl Running {
     /// A flag that stops the collector when set (for signal handlers).
     pub fn stop_flag(&self) -> Arc<AtomicBool> {
         self.stop.clone()
+    }
+
+    /// Whether the decoding pipeline has ended on its own (an error): the
+    /// collector then stores nothing, and [`Running::wait`] tells why.
+    pub fn is_finished(&self) -> bool {
+        self.pipeline.is_finished()
     }
 
     /// Wait until the stop flag is set, then drain: every received flow is
@@ -214,8 +225,10 @@ fn recover(data_dir: &Path, writer: &ParquetWriter) -> Result<u64, CollectError>
     for (epoch, paths) in &epochs {
         let batches = replay_epoch(data_dir, *epoch, paths, &mut cache)?;
         flows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
-        writer.write(&batches)?;
-        wal::checkpoint(data_dir, *epoch).map_err(wal_error)?;
+        // Named by epoch: if a crash came after these files were written but
+        // before the WAL let go of them, this replaces them, no copies.
+        writer.write_named(&batches, &epoch_name(*epoch))?;
+        wal::checkpoint_epoch(data_dir, *epoch).map_err(wal_error)?;
     }
     if flows > 0 {
         info!(
@@ -227,7 +240,15 @@ fn recover(data_dir: &Path, writer: &ParquetWriter) -> Result<u64, CollectError>
     if let Some(last) = last {
         wal::checkpoint(data_dir, last).map_err(wal_error)?;
     }
-    Ok(last.map_or(1, |e| e + 1))
+    // Epochs are unique across runs (file names depend on it): start past
+    // both the WAL's last one and the clock.
+    let by_clock = u64::try_from(now_ms()).unwrap_or(0).saturating_mul(1000);
+    Ok(last.map_or(by_clock, |e| (e + 1).max(by_clock)))
+}
+
+/// The Parquet file name of an epoch's flows (in each hour directory).
+fn epoch_name(epoch: u64) -> String {
+    format!("e{epoch:020}")
 }
 
 /// Recover what an earlier run left in the write-ahead log, bind every
@@ -237,6 +258,21 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         path: config.data_dir.clone(),
         source,
     })?;
+    // One collector per data directory: a second one would replay (and
+    // delete) the first one's write-ahead log.
+    let lock_path = config.data_dir.join(".collector.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| CollectError::DataDir {
+            path: lock_path.clone(),
+            source,
+        })?;
+    if lock.try_lock().is_err() {
+        return Err(CollectError::Busy(config.data_dir.clone()));
+    }
     let writer = ParquetWriter::new(&config.data_dir, WriteOptions::default());
     let first_epoch = recover(&config.data_dir, &writer)?;
     let epoch = Arc::new(AtomicU64::new(first_epoch));
@@ -315,6 +351,7 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         receivers,
         pipeline,
         metrics_thread,
+        _lock: lock,
     })
 }
 
@@ -348,17 +385,26 @@ impl ReceiveCtx {
             match wal::SegmentWriter::create(&self.data_dir, batch.epoch, self.index) {
                 Ok(s) => *segment = Some(s),
                 Err(e) => {
-                    error!(error = %e, "cannot create a write-ahead log segment; flows are not crash-safe")
+                    error!(dir = %wal::wal_dir(&self.data_dir).display(), error = %e,
+                        "cannot create a write-ahead log segment; these flows are in memory only until written")
                 }
             }
         }
+        batch.logged = false;
         if let Some(s) = segment.as_mut() {
             match s.append(&batch.entries, &batch.data[..batch.used]) {
-                Ok(()) => self.metrics.wal_batch(),
+                Ok(()) => {
+                    self.metrics.wal_batch();
+                    batch.logged = true;
+                }
                 Err(e) => {
-                    error!(error = %e, "cannot append to the write-ahead log; flows are not crash-safe")
+                    error!(dir = %wal::wal_dir(&self.data_dir).display(), error = %e,
+                        "cannot append to the write-ahead log; these flows are in memory only until written");
+                    self.metrics.wal_error();
                 }
             }
+        } else {
+            self.metrics.wal_error();
         }
         let mut next = self
             .free
@@ -464,11 +510,22 @@ struct Epoch {
     rows: usize,
     exporters: HashMap<ExporterKey, ExporterStats>,
     closed: usize,
+    /// A batch of this epoch missed the WAL: never drop it from memory.
+    unlogged: bool,
 }
 
-/// Datagrams that carried templates or options, kept per exporter domain so
-/// that an epoch can be decoded again from the WAL alone.
-const KEPT_PER_DOMAIN: usize = 32;
+/// Datagrams that carried templates, and that carried options, kept per
+/// exporter domain so that an epoch can be decoded again from the WAL alone.
+/// Apart, so that frequent options do not push the templates out.
+const TEMPLATE_DATAGRAMS_KEPT: usize = 32;
+const OPTIONS_DATAGRAMS_KEPT: usize = 8;
+
+/// The kept datagrams of one exporter domain.
+#[derive(Default)]
+struct KeptState {
+    templates: VecDeque<(Addr, Vec<u8>)>,
+    options: VecDeque<(Addr, Vec<u8>)>,
+}
 
 struct Pipeline {
     config: CollectConfig,
@@ -481,7 +538,7 @@ struct Pipeline {
     decoding: u64,
     epochs: BTreeMap<u64, Epoch>,
     opened: Instant,
-    state_datagrams: HashMap<ExporterKey, VecDeque<(Addr, Vec<u8>)>>,
+    state_datagrams: HashMap<ExporterKey, KeptState>,
     cumulative: BTreeMap<String, ExporterStats>,
     in_memory: Arc<AtomicUsize>,
 }
@@ -534,11 +591,15 @@ impl Pipeline {
             match full.recv_timeout(Duration::from_millis(50)) {
                 Ok(Received::Batch(mut batch)) => {
                     self.switch_to(batch.epoch);
+                    if !batch.logged {
+                        self.epochs.entry(batch.epoch).or_default().unlogged = true;
+                    }
                     for &(start, len, src, at) in &batch.entries {
                         let d = &batch.data[start as usize..(start + len) as usize];
-                        let decoded = self.ingest.datagram(d, src, at, &self.metrics);
-                        if let Some(key) = decoded.filter(|k| k.1) {
-                            self.keep_state(key.0, src, d);
+                        if let Some((key, carried)) =
+                            self.ingest.datagram(d, src, at, &self.metrics)
+                        {
+                            self.keep_state(key, carried, src, d);
                         }
                     }
                     batch.clear();
@@ -610,9 +671,13 @@ impl Pipeline {
             } else {
                 0
             };
-        if rows >= self.config.file_rows
-            || (self.opened.elapsed() >= self.config.file_interval && rows > 0)
-        {
+        if rows == 0 {
+            // An epoch's age counts from its first flow: a quiet spell must
+            // not make the next flow a file of its own.
+            self.opened = Instant::now();
+            return;
+        }
+        if rows >= self.config.file_rows || self.opened.elapsed() >= self.config.file_interval {
             self.opened = Instant::now();
             self.epoch.store(current + 1, Ordering::Release);
         }
@@ -630,7 +695,14 @@ impl Pipeline {
         let ep = self.epochs.entry(self.decoding).or_default();
         for (key, stats) in self.ingest.take_exporters() {
             ep.exporters.entry(key).or_default().add(&stats);
-            self.cumulative.entry(key.label()).or_default().add(&stats);
+            let label = if self.cumulative.len() >= MAX_EXPORTERS
+                && !self.cumulative.contains_key(&key.label())
+            {
+                "other".to_string()
+            } else {
+                key.label()
+            };
+            self.cumulative.entry(label).or_default().add(&stats);
         }
         if !self.ingest.batch.is_empty() {
             let rb = self.ingest.batch.take();
@@ -639,12 +711,23 @@ impl Pipeline {
         }
     }
 
-    fn keep_state(&mut self, key: ExporterKey, exporter: Addr, datagram: &[u8]) {
-        let kept = self.state_datagrams.entry(key).or_default();
-        if kept.len() >= KEPT_PER_DOMAIN {
-            kept.pop_front();
+    fn keep_state(&mut self, key: ExporterKey, carried: Carried, exporter: Addr, datagram: &[u8]) {
+        if !(carried.templates || carried.options) {
+            return;
         }
-        kept.push_back((exporter, datagram.to_vec()));
+        if self.state_datagrams.len() >= MAX_EXPORTERS && !self.state_datagrams.contains_key(&key) {
+            return;
+        }
+        let kept = self.state_datagrams.entry(key).or_default();
+        let (queue, cap) = if carried.templates {
+            (&mut kept.templates, TEMPLATE_DATAGRAMS_KEPT)
+        } else {
+            (&mut kept.options, OPTIONS_DATAGRAMS_KEPT)
+        };
+        if queue.len() >= cap {
+            queue.pop_front();
+        }
+        queue.push_back((exporter, datagram.to_vec()));
     }
 
     fn finish_epoch(&mut self, e: u64, jobs: &Sender<Job>) -> Result<(), CollectError> {
@@ -656,14 +739,17 @@ impl Pipeline {
         };
         // The next epoch may have to be decoded again from the WAL: keep the
         // templates and options it may need beside it.
-        let state = self
+        // Templates first, then options (which may need them).
+        let templates = self
             .state_datagrams
             .values()
-            .flat_map(|v| v.iter().map(|(a, d)| (*a, d.as_slice())));
+            .flat_map(|k| k.templates.iter());
+        let options = self.state_datagrams.values().flat_map(|k| k.options.iter());
+        let state = templates.chain(options).map(|(a, d)| (*a, d.as_slice()));
         if let Err(err) = wal::write_templates(&self.config.data_dir, e + 1, state) {
             warn!(error = %err, "cannot keep templates in the write-ahead log");
         }
-        let job = if self.in_memory.load(RELAXED) < self.config.memory_jobs {
+        let job = if ep.unlogged || self.in_memory.load(RELAXED) < self.config.memory_jobs {
             self.in_memory.fetch_add(1, RELAXED);
             Job::Batches {
                 epoch: e,
@@ -693,24 +779,23 @@ fn write_files(
     // Templates carry over from one spilled epoch to the next.
     let mut cache = TemplateCache::default();
     let mut last_error = Ok(());
+    let mut last_expire: Option<Instant> = None;
     for job in jobs {
         let started = Instant::now();
-        let (epoch, batches, exporters) = match job {
+        let (epoch, batches, exporters, from_memory) = match job {
             Job::Batches {
                 epoch,
                 batches,
                 exporters,
-            } => {
-                in_memory.fetch_sub(1, RELAXED);
-                (epoch, batches, exporters)
-            }
+            } => (epoch, batches, exporters, true),
             Job::Spilled { epoch, exporters } => {
                 let paths = wal::segments(&config.data_dir)
                     .map(|mut s| s.remove(&epoch).unwrap_or_default())
                     .map_err(wal_error);
                 match paths.and_then(|p| replay_epoch(&config.data_dir, epoch, &p, &mut cache)) {
-                    Ok(batches) => (epoch, batches, exporters),
+                    Ok(batches) => (epoch, batches, exporters, false),
                     Err(e) => {
+                        metrics.write_error();
                         error!(error = %e, epoch, "cannot read an epoch back from the write-ahead log; it stays there for the next start");
                         last_error = Err(e);
                         continue;
@@ -718,12 +803,17 @@ fn write_files(
                 }
             }
         };
-        match writer.write(&batches) {
+        let written = writer.write_named(&batches, &epoch_name(epoch));
+        drop(batches);
+        if from_memory {
+            in_memory.fetch_sub(1, RELAXED);
+        }
+        match written {
             Ok(files) => {
                 let flows: u64 = files.iter().map(|f| f.rows).sum();
                 let bytes: u64 = files.iter().map(|f| f.bytes).sum();
                 metrics.written(flows, files.len() as u64, bytes, started.elapsed());
-                if let Err(e) = wal::checkpoint(&config.data_dir, epoch) {
+                if let Err(e) = wal::checkpoint_epoch(&config.data_dir, epoch) {
                     warn!(error = %e, "cannot drop checkpointed write-ahead log segments");
                 }
                 if let Err(e) = merge_book(&config.data_dir, &exporters) {
@@ -732,11 +822,15 @@ fn write_files(
             }
             Err(e) => {
                 // The epoch stays in the WAL: the next start writes it.
-                error!(error = %e, "cannot write Parquet files; the flows stay in the write-ahead log");
+                metrics.write_error();
+                error!(error = %e, epoch, "cannot write Parquet files; the epoch's flows stay in the write-ahead log for the next start");
                 last_error = Err(e.into());
             }
         }
-        if config.max_age.is_some() || config.max_bytes.is_some() {
+        // Retention walks the whole tree: once a minute is plenty.
+        let expire_due = last_expire.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+        if (config.max_age.is_some() || config.max_bytes.is_some()) && expire_due {
+            last_expire = Some(Instant::now());
             match expire(&config.data_dir, config.max_age, config.max_bytes, now_ms()) {
                 Ok(report) => {
                     if !report.removed.is_empty() {

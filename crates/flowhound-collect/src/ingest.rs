@@ -10,6 +10,20 @@ use flowhound_store::FlowBatch;
 use crate::exporters::{ExporterKey, ExporterStats};
 use crate::metrics::Metrics;
 
+/// What a datagram carried besides flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Template or options template records.
+    pub templates: bool,
+    /// Options data records (samplers, boot time).
+    pub options: bool,
+}
+
+/// Exporters (address, domain, version) with their own books and sequence
+/// accounting; more are counted together under address 0. Keeps memory
+/// bounded when sources are spoofed.
+pub const MAX_EXPORTERS: usize = 4096;
+
 /// Sequence state of one exporter and domain.
 #[derive(Default)]
 struct Sequence {
@@ -45,27 +59,39 @@ impl Ingest {
 
     /// Decode one datagram from `exporter`. Malformed datagrams are counted
     /// by kind and dropped; they never disturb the flows around them.
-    /// Returns the exporter's key, and whether the datagram carried state
-    /// (templates, options) that later datagrams need.
+    /// Returns the exporter's key, and what state the datagram carried that
+    /// later datagrams need.
     pub fn datagram(
         &mut self,
         payload: &[u8],
         exporter: Addr,
         now_ms: i64,
         metrics: &Metrics,
-    ) -> Option<(ExporterKey, bool)> {
+    ) -> Option<(ExporterKey, Carried)> {
         metrics.datagram(payload.len());
         let before = self.batch.len();
-        let result = match decode(payload, exporter, &mut self.cache, &mut self.batch) {
-            Ok(decoded) => {
-                let key = self.account(exporter, &decoded, now_ms, metrics);
-                Some((key, decoded.templates > 0 || decoded.options > 0))
+        // A capture may hold several export messages back to back in one
+        // payload; a UDP datagram normally holds one.
+        let mut result = None;
+        let mut rest = payload;
+        while !rest.is_empty() {
+            match decode(rest, exporter, &mut self.cache, &mut self.batch) {
+                Ok(decoded) => {
+                    let key = self.account(exporter, &decoded, now_ms, metrics);
+                    let before = result.map_or(Carried::default(), |r: (ExporterKey, Carried)| r.1);
+                    let carried = Carried {
+                        templates: before.templates || decoded.templates > 0,
+                        options: before.options || decoded.options > 0,
+                    };
+                    result = Some((key, carried));
+                    rest = rest.get(decoded.consumed.max(1)..).unwrap_or_default();
+                }
+                Err(err) => {
+                    self.reject(exporter, &err, now_ms, metrics);
+                    break;
+                }
             }
-            Err(err) => {
-                self.reject(exporter, &err, now_ms, metrics);
-                None
-            }
-        };
+        }
         let flows = (self.batch.len() - before) as u64;
         metrics.flows(flows);
         let dropped = self.cache.take_dropped();
@@ -89,7 +115,7 @@ impl Ingest {
             domain_id: d.domain_id,
             version: d.version,
         };
-        let stats = self.exporters.entry(key).or_default();
+        let stats = stats_for(&mut self.exporters, key);
         stats.seen(now_ms);
         stats.datagrams += 1;
         stats.flows += u64::from(d.flows);
@@ -98,31 +124,43 @@ impl Ingest {
             metrics.decode_error_n(kind, u64::from(n));
             stats.decode_errors += u64::from(n);
         }
+        if self.sequences.len() >= MAX_EXPORTERS && !self.sequences.contains_key(&key) {
+            // Beyond the bound (spoofed sources?), no loss accounting.
+            return key;
+        }
         let seq = self.sequences.entry(key).or_default();
-        if let Some(expected) = seq.expected {
-            if d.sequence != expected {
+        let next = d.seq_records.map(|n| d.sequence.wrapping_add(n));
+        match seq.expected {
+            Some(expected) if d.sequence != expected => {
                 let gap = d.sequence.wrapping_sub(expected);
                 stats.sequence_failures += 1;
-                // A huge forward gap is a reordering or an exporter restart,
-                // not billions of lost flows.
-                if gap < 1 << 24 {
-                    stats.lost += u64::from(gap);
-                    metrics.sequence_gap(u64::from(gap));
+                if gap < 1 << 31 {
+                    // Forward: lost, unless the jump is so big that it is an
+                    // exporter restart rather than billions of lost flows.
+                    if gap < 1 << 24 {
+                        stats.lost += u64::from(gap);
+                        metrics.sequence_gap(u64::from(gap));
+                    }
+                    seq.expected = next;
                 }
+                // Backward: a late datagram; keep expecting what we did.
             }
+            _ => seq.expected = next,
         }
-        seq.expected = d.seq_records.map(|n| d.sequence.wrapping_add(n));
         key
     }
 
     fn reject(&mut self, exporter: Addr, err: &DecodeError, now_ms: i64, metrics: &Metrics) {
         metrics.decode_error_n(err.kind(), 1);
+        // Counted under the exporter's address only if it is known: a blob
+        // from a spoofed source must not grow the books.
+        let known = self.exporters.keys().any(|k| k.addr == exporter);
         let key = ExporterKey {
-            addr: exporter,
+            addr: if known { exporter } else { 0 },
             domain_id: 0,
             version: 0,
         };
-        let stats = self.exporters.entry(key).or_default();
+        let stats = stats_for(&mut self.exporters, key);
         stats.seen(now_ms);
         stats.datagrams += 1;
         stats.decode_errors += 1;
@@ -132,4 +170,22 @@ impl Ingest {
     pub fn take_exporters(&mut self) -> HashMap<ExporterKey, ExporterStats> {
         std::mem::take(&mut self.exporters)
     }
+}
+
+/// The books of `key`, or of the catch-all exporter (address 0) once
+/// [`MAX_EXPORTERS`] are known.
+fn stats_for(
+    exporters: &mut HashMap<ExporterKey, ExporterStats>,
+    key: ExporterKey,
+) -> &mut ExporterStats {
+    let key = if exporters.len() >= MAX_EXPORTERS && !exporters.contains_key(&key) {
+        ExporterKey {
+            addr: 0,
+            domain_id: 0,
+            version: 0,
+        }
+    } else {
+        key
+    };
+    exporters.entry(key).or_default()
 }

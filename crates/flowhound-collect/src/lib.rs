@@ -16,7 +16,7 @@ mod priority;
 pub mod wal;
 
 pub use collector::{start, CollectConfig, Running};
-pub use ingest::Ingest;
+pub use ingest::{Carried, Ingest, MAX_EXPORTERS};
 pub use listener::kernel_drops;
 
 use std::net::SocketAddr;
@@ -41,6 +41,9 @@ pub enum CollectError {
         /// Why.
         source: std::io::Error,
     },
+    /// Another collector holds the data directory.
+    #[error("data directory {0} is in use by another flowhound collect (one collector per data directory)")]
+    Busy(PathBuf),
     /// The write-ahead log cannot be written or read.
     #[error("write-ahead log: {0}")]
     Wal(std::io::Error),

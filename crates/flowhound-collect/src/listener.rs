@@ -26,7 +26,8 @@ pub fn bind(addr: SocketAddr, rcvbuf: usize) -> Result<Listener, CollectError> {
         // `[::]:2055` takes IPv4 exporters too.
         let _ = socket.set_only_v6(false);
     }
-    socket.set_reuse_address(true).map_err(bind_err)?;
+    // No SO_REUSEADDR: a second collector on the same port must fail to
+    // bind ("address in use"), not silently steal the traffic.
     if rcvbuf > 0 {
         socket.set_recv_buffer_size(rcvbuf).map_err(bind_err)?;
     }

@@ -28,6 +28,8 @@ pub struct Metrics {
     write_micros_max: AtomicU64,
     wal_batches: AtomicU64,
     spilled: AtomicU64,
+    wal_errors: AtomicU64,
+    write_errors: AtomicU64,
     decode_errors: Mutex<BTreeMap<&'static str, u64>>,
     exporters: Mutex<BTreeMap<String, ExporterStats>>,
     socket_drops: Mutex<BTreeMap<String, u64>>,
@@ -55,6 +57,12 @@ impl Metrics {
     }
     pub(crate) fn set_templates(&self, n: u64) {
         self.templates.store(n, Relaxed);
+    }
+    pub(crate) fn wal_error(&self) {
+        self.wal_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn write_error(&self) {
+        self.write_errors.fetch_add(1, Relaxed);
     }
     pub(crate) fn spilled(&self) {
         self.spilled.fetch_add(1, Relaxed);
@@ -164,6 +172,16 @@ impl Metrics {
             self.wal_batches.load(Relaxed),
         );
         counter(
+            "flowhound_wal_errors_total",
+            "Datagram batches that could not be written to the write-ahead log.",
+            self.wal_errors.load(Relaxed),
+        );
+        counter(
+            "flowhound_write_errors_total",
+            "Epochs that could not be written to Parquet (they wait in the WAL).",
+            self.write_errors.load(Relaxed),
+        );
+        counter(
             "flowhound_spilled_jobs_total",
             "Flushes left in the WAL because the Parquet writer was behind.",
             self.spilled.load(Relaxed),
@@ -244,7 +262,7 @@ pub fn serve_metrics(
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
                         let _ = answer(stream, &metrics);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(50)),
@@ -255,15 +273,20 @@ pub fn serve_metrics(
 }
 
 fn answer(stream: std::net::TcpStream, metrics: &Metrics) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
+    use std::io::Read;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    // A request is a few hundred bytes: a client that sends more, or
+    // dribbles, does not hold the thread (nor the collector's shutdown).
+    let mut reader = BufReader::new(stream.try_clone()?.take(8192));
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    // Drain the headers.
+    // Drain the headers, within a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
     let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
+    while reader.read_line(&mut line)? > 2 && std::time::Instant::now() < deadline {
         line.clear();
     }
-    let mut stream = reader.into_inner();
+    let mut stream = stream;
     let path = request_line.split_whitespace().nth(1).unwrap_or("/");
     let (status, body, ctype) = if path == "/metrics" || path.starts_with("/metrics?") {
         ("200 OK", metrics.render(), "text/plain; version=0.0.4")

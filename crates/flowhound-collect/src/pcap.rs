@@ -32,6 +32,9 @@ pub struct CaptureStats {
     pub skipped: u64,
     /// IP fragments after the first (not reassembled).
     pub fragments: u64,
+    /// The capture ends in a cut-off packet (a capture stopped hard): what
+    /// came before it was read.
+    pub truncated: bool,
 }
 
 /// A capture that cannot be read.
@@ -59,7 +62,14 @@ pub fn for_each_datagram(
             PcapNgReader::new(chained).map_err(|e| CaptureError::Format(e.to_string()))?;
         let mut links: Vec<DataLink> = Vec::new();
         while let Some(block) = reader.next_block() {
-            let block = block.map_err(|e| CaptureError::Format(e.to_string()))?;
+            let block = match block {
+                Ok(b) => b,
+                Err(_) if stats.packets > 0 => {
+                    stats.truncated = true;
+                    break;
+                }
+                Err(e) => return Err(CaptureError::Format(e.to_string())),
+            };
             match block {
                 Block::SectionHeader(_) => links.clear(),
                 Block::InterfaceDescription(i) => links.push(i.linktype),
@@ -85,7 +95,14 @@ pub fn for_each_datagram(
             PcapReader::new(chained).map_err(|e| CaptureError::Format(e.to_string()))?;
         let link = reader.header().datalink;
         while let Some(p) = reader.next_packet() {
-            let p = p.map_err(|e| CaptureError::Format(e.to_string()))?;
+            let p = match p {
+                Ok(p) => p,
+                Err(_) if stats.packets > 0 => {
+                    stats.truncated = true;
+                    break;
+                }
+                Err(e) => return Err(CaptureError::Format(e.to_string())),
+            };
             stats.packets += 1;
             packet(
                 link,

@@ -43,11 +43,11 @@ pub fn wal_dir(data_dir: &Path) -> PathBuf {
 }
 
 fn segment_path(dir: &Path, epoch: u64, listener: usize) -> PathBuf {
-    dir.join(format!("e{epoch:012}-l{listener:03}.dgrams"))
+    dir.join(format!("e{epoch:020}-l{listener:03}.dgrams"))
 }
 
 fn templates_path(dir: &Path, epoch: u64) -> PathBuf {
-    dir.join(format!("e{epoch:012}.templates"))
+    dir.join(format!("e{epoch:020}.templates"))
 }
 
 /// (epoch, listener or `None` for a templates file) from a file name.
@@ -99,13 +99,24 @@ pub fn last_epoch(data_dir: &Path) -> io::Result<Option<u64>> {
     Ok(last)
 }
 
+/// Drops the segments and the templates file of one epoch, once its flows
+/// are in Parquet. Other epochs stay, even older ones: an epoch whose write
+/// failed waits in the WAL for the next start.
+pub fn checkpoint_epoch(data_dir: &Path, epoch: u64) -> io::Result<()> {
+    remove_where(data_dir, |e| e == epoch)
+}
+
 /// Drops the segments and templates files of every epoch up to `through`.
 pub fn checkpoint(data_dir: &Path, through: u64) -> io::Result<()> {
+    remove_where(data_dir, |e| e <= through)
+}
+
+fn remove_where(data_dir: &Path, doomed: impl Fn(u64) -> bool) -> io::Result<()> {
     let dir = wal_dir(data_dir);
     for entry in fs::read_dir(&dir)? {
         let entry = entry?;
         if let Some((epoch, _)) = entry.file_name().to_str().and_then(parse_name) {
-            if epoch <= through {
+            if doomed(epoch) {
                 match fs::remove_file(entry.path()) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}
@@ -120,6 +131,9 @@ pub fn checkpoint(data_dir: &Path, through: u64) -> io::Result<()> {
 pub struct SegmentWriter {
     file: File,
     head: Vec<u8>,
+    /// Bytes of whole batches written: a failed append is cut back to it,
+    /// so a torn batch never sits before good ones.
+    len: u64,
 }
 
 impl SegmentWriter {
@@ -131,9 +145,11 @@ impl SegmentWriter {
             .create(true)
             .append(true)
             .open(segment_path(&dir, epoch, listener))?;
+        let len = file.metadata()?.len();
         Ok(SegmentWriter {
             file,
             head: Vec::with_capacity(12 + 1024 * ENTRY),
+            len,
         })
     }
 
@@ -152,7 +168,16 @@ impl SegmentWriter {
             self.head.extend_from_slice(&exporter.to_le_bytes());
             self.head.extend_from_slice(&time.to_le_bytes());
         }
-        write_all_vectored(&mut self.file, &self.head, data)
+        match write_all_vectored(&mut self.file, &self.head, data) {
+            Ok(()) => {
+                self.len += (self.head.len() + data.len()) as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -232,7 +257,7 @@ pub fn write_templates<'a>(
         entries.push((data.len() as u32, d.len() as u32, exporter, 0i64));
         data.extend_from_slice(d);
     }
-    let tmp = dir.join(format!(".e{epoch:012}.templates.tmp"));
+    let tmp = dir.join(format!(".e{epoch:020}.templates.tmp"));
     {
         let _ = fs::remove_file(&tmp);
         let mut w = SegmentWriter {
@@ -242,6 +267,7 @@ pub fn write_templates<'a>(
                 .truncate(true)
                 .open(&tmp)?,
             head: Vec::new(),
+            len: 0,
         };
         w.append(&entries, &data)?;
     }

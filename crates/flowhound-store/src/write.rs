@@ -246,6 +246,24 @@ impl ParquetWriter {
     ///
     /// Returns the files written, oldest hour first.
     pub fn write(&self, batches: &[RecordBatch]) -> Result<Vec<WrittenFile>, StoreError> {
+        let name = format!(
+            "flows-{}-{}-{}",
+            now_ms(),
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
+        self.write_named(batches, &name)
+    }
+
+    /// Like [`ParquetWriter::write`], with the files named `<name>.parquet`
+    /// in their hour directories. Writing the same flows under the same name
+    /// again replaces the files instead of adding copies: a collector that
+    /// replays its write-ahead log after a crash names files by epoch.
+    pub fn write_named(
+        &self,
+        batches: &[RecordBatch],
+        name: &str,
+    ) -> Result<Vec<WrittenFile>, StoreError> {
         for b in batches {
             check_schema(b, "parquet write")?;
         }
@@ -255,7 +273,7 @@ impl ParquetWriter {
         while start < rows.len() {
             let hour = rows[start].hour;
             let end = start + rows[start..].partition_point(|r| r.hour == hour);
-            written.push(self.write_file(hour, batches, &rows[start..end])?);
+            written.push(self.write_file(hour, batches, &rows[start..end], name)?);
             start = end;
         }
         Ok(written)
@@ -266,15 +284,10 @@ impl ParquetWriter {
         hour: i64,
         batches: &[RecordBatch],
         rows: &[Row],
+        name: &str,
     ) -> Result<WrittenFile, StoreError> {
         let dir = self.flows_dir.join(hour_dir(hour));
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
-        let name = format!(
-            "flows-{}-{}-{}",
-            now_ms(),
-            std::process::id(),
-            self.seq.fetch_add(1, Ordering::Relaxed)
-        );
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let path = dir.join(format!("{name}.parquet"));
         let result = self.write_tmp(&tmp, batches, rows).and_then(|bytes| {

@@ -28,11 +28,24 @@ pub fn collect(port: u16, data: &Path, extra: &[&str]) -> Child {
         .arg(data)
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        // A file, not a pipe: nobody reads a pipe while the collector runs,
+        // and a full one would block its threads on logging.
+        .stderr(stderr_file(data))
         .spawn()
         .expect("start flowhound collect");
     wait_for_udp_listener(port);
     child
+}
+
+/// A fresh log file beside (not inside) the data dir, for a child's stderr.
+pub fn stderr_file(data: &Path) -> Stdio {
+    let name = format!(
+        "{}.stderr-{}",
+        data.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    );
+    let path = std::env::temp_dir().join(name);
+    std::fs::File::create(&path).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
 }
 
 /// Wait until something listens on UDP 127.0.0.1:port (from /proc/net/udp).

@@ -17,8 +17,15 @@ pub fn run(a: CollectArgs) -> anyhow::Result<()> {
     let signals = super::stop_on_signals()?;
     let running = start(config).context("cannot start the collector")?;
     let stop = running.stop_flag();
-    while !signals.load(Ordering::Relaxed) {
+    while !signals.load(Ordering::Relaxed) && !running.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if running.is_finished() {
+        // The pipeline ended on its own: say why and exit non-zero, so that
+        // a supervisor restarts the collector.
+        stop.store(true, Ordering::Relaxed);
+        running.wait()?;
+        anyhow::bail!("the collector's pipeline stopped unexpectedly");
     }
     info!("stopping: writing every received flow");
     stop.store(true, Ordering::Relaxed);

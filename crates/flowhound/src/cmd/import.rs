@@ -59,12 +59,17 @@ pub fn run(a: ImportPcapArgs) -> anyhow::Result<()> {
             return Err(e).context("cannot write Parquet files");
         }
         eprintln!(
-            "{}: {} packets, {} export datagrams, {} skipped, {} fragments",
+            "{}: {} packets, {} export datagrams, {} skipped, {} fragments{}",
             path.display(),
             stats.packets,
             stats.datagrams,
             stats.skipped,
-            stats.fragments
+            stats.fragments,
+            if stats.truncated {
+                " (the capture ends in a cut-off packet; everything before it was read)"
+            } else {
+                ""
+            }
         );
     }
     if !ingest.batch.is_empty() {
