@@ -41,11 +41,18 @@ pub fn collect(port: u16, data: &Path, extra: &[&str]) -> Child {
 pub fn stderr_file(data: &Path) -> Stdio {
     let name = format!(
         "{}.stderr-{}",
-        data.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        data.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     );
     let path = std::env::temp_dir().join(name);
-    std::fs::File::create(&path).map(Stdio::from).unwrap_or_else(|_| Stdio::null())
+    std::fs::File::create(&path)
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
 }
 
 /// Wait until something listens on UDP 127.0.0.1:port (from /proc/net/udp).

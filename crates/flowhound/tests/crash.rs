@@ -83,7 +83,13 @@ fn flows_received_before_a_sigkill_mid_stream_survive_it() {
     let rate = 20_000.0;
     let started = Instant::now();
     let sender = Command::new(bin())
-        .args(["generate", "--to", &format!("127.0.0.1:{port}"), "--proto", "ipfix"])
+        .args([
+            "generate",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+            "--proto",
+            "ipfix",
+        ])
         .args(["--rate", "20000", "--flows", "200000", "--seed", "5"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -91,7 +97,11 @@ fn flows_received_before_a_sigkill_mid_stream_survive_it() {
         .expect("start generate");
     std::thread::sleep(Duration::from_millis(4000));
     let at_kill = started.elapsed().as_secs_f64();
-    assert!(Command::new("kill").args(["-KILL", &collector.id().to_string()]).status().expect("kill").success());
+    assert!(Command::new("kill")
+        .args(["-KILL", &collector.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
     let _ = collector.wait();
     let _ = sender.wait_with_output();
 
@@ -100,6 +110,12 @@ fn flows_received_before_a_sigkill_mid_stream_survive_it() {
     let stored = summary(dir.path())["flows"].as_f64().expect("flows");
     let must = rate * (at_kill - 1.0 - 0.3);
     let could = rate * (at_kill + 0.3);
-    assert!(stored >= must, "stored {stored} flows; at least {must} were received a second before the kill");
-    assert!(stored <= could, "stored {stored} flows; at most {could} were sent before the kill: duplicates?");
+    assert!(
+        stored >= must,
+        "stored {stored} flows; at least {must} were received a second before the kill"
+    );
+    assert!(
+        stored <= could,
+        "stored {stored} flows; at most {could} were sent before the kill: duplicates?"
+    );
 }
