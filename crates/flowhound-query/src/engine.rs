@@ -1,0 +1,434 @@
+//! The query engine: DataFusion over the Parquet files of a time window,
+//! registered as the table `flows`.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::MemTable;
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
+use datafusion::logical_expr::{cast, col, lit, when, Expr as DfExpr, SortExpr};
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
+use flowhound_filter::Filter;
+use flowhound_model::{flow_schema, Addr, FlowRecord};
+use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
+
+use crate::compile::compile;
+use crate::error::QueryError;
+use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Totals, Value};
+use crate::table::Table;
+use crate::udf::{FlowCounter, IpMask, IpParse, IpStr};
+
+/// The table of all stored files, before the window.
+const FILES_TABLE: &str = "flows_files";
+
+/// Questions over the flows of one window, answered by DataFusion.
+///
+/// The `flows` table holds exactly the flows whose `time_start` lies in the
+/// window: hour partitions outside it are never listed, and the window is a
+/// predicate on `time_start` so row groups outside it are skipped by their
+/// statistics.
+pub struct QueryEngine {
+    ctx: SessionContext,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryEngine").finish_non_exhaustive()
+    }
+}
+
+fn ts_lit(ms: i64) -> DfExpr {
+    lit(ScalarValue::TimestampMillisecond(
+        Some(ms),
+        Some("UTC".into()),
+    ))
+}
+
+impl QueryEngine {
+    /// The flows of `window` (all when `None`) in `store`.
+    pub fn open(store: &dyn FlowStore, window: Option<TimeWindow>) -> Result<Self, QueryError> {
+        let files = store.files(window)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("flowhound-query")
+            .build()
+            .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+        let mut config = SessionConfig::new().with_information_schema(true);
+        // Late materialisation: selective filters read the other columns of
+        // matching rows only.
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        for f in [IpStr::udf(), IpParse::udf(), IpMask::udf()] {
+            ctx.register_udf(f);
+        }
+        let schema = flow_schema();
+        if files.is_empty() {
+            let empty = MemTable::try_new(schema, vec![vec![]])?;
+            ctx.register_table(FILES_TABLE, Arc::new(empty))?;
+        } else {
+            let urls = files
+                .iter()
+                .map(|p| {
+                    let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                    ListingTableUrl::parse(p.to_string_lossy())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(schema);
+            ctx.register_table(FILES_TABLE, Arc::new(ListingTable::try_new(config)?))?;
+        }
+        let engine = QueryEngine { ctx, rt };
+        let mut flows = engine.rt.block_on(engine.ctx.table(FILES_TABLE))?;
+        if let Some(w) = window {
+            flows = flows.filter(col("time_start").gt_eq(ts_lit(w.start_ms)))?;
+            if w.end_ms != i64::MAX {
+                flows = flows.filter(col("time_start").lt(ts_lit(w.end_ms)))?;
+            }
+        }
+        engine.ctx.register_table("flows", flows.into_view())?;
+        Ok(engine)
+    }
+
+    fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
+        let df = self.rt.block_on(self.ctx.table("flows"))?;
+        Ok(match &filter.expr {
+            flowhound_filter::Expr::Any => df,
+            e => df.filter(compile(e))?,
+        })
+    }
+
+    fn collect(&self, df: DataFrame) -> Result<Vec<RecordBatch>, QueryError> {
+        Ok(self.rt.block_on(df.collect())?)
+    }
+
+    /// Run a SQL statement over `flows`. Errors in the statement (syntax,
+    /// unknown columns, bad types) are the user's: [`QueryError::User`].
+    pub fn sql(&self, query: &str) -> Result<Table, QueryError> {
+        let run = async {
+            // Read-only: no tables created, no files written.
+            let options = SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false);
+            let df = self.ctx.sql_with_options(query, options).await?;
+            df.collect().await
+        };
+        let batches = self.rt.block_on(run).map_err(QueryError::from_sql)?;
+        Table::from_batches(&batches)
+    }
+
+    /// The flows the filter selects, in flow-time order, or by `order`
+    /// (largest first, ties by time), at most `limit` of them.
+    pub fn records(
+        &self,
+        filter: &Filter,
+        order: Option<Order>,
+        limit: Option<usize>,
+    ) -> Result<Vec<FlowRecord>, QueryError> {
+        let mut df = self.flows(filter)?;
+        let mut sort = Vec::new();
+        if let Some(o) = order {
+            sort.push(flow_order(o).sort(false, false));
+        }
+        sort.push(col("time_start").sort(true, false));
+        df = df.sort(sort)?.limit(0, limit)?;
+        let mut out = Vec::new();
+        for b in self.collect(df)? {
+            out.extend(records_from_batch(&b)?);
+        }
+        Ok(out)
+    }
+
+    /// Flows, packets and bytes the filter selects, with the first and last times.
+    pub fn totals(&self, filter: &Filter) -> Result<Totals, QueryError> {
+        let df = self.flows(filter)?.aggregate(
+            vec![],
+            vec![
+                count(lit(1)).alias("flows"),
+                sum(col("packets")).alias("packets"),
+                sum(col("bytes")).alias("bytes"),
+                min(col("time_start")).alias("first"),
+                max(col("time_end")).alias("last"),
+            ],
+        )?;
+        let batches = self.collect(df)?;
+        let mut t = Totals::default();
+        if let Some(b) = batches.iter().find(|b| b.num_rows() > 0) {
+            t.flows = uint(b.column(0), 0);
+            t.packets = uint(b.column(1), 0);
+            t.bytes = uint(b.column(2), 0);
+            t.first_ms = time(b.column(3), 0);
+            t.last_ms = time(b.column(4), 0);
+        }
+        Ok(t)
+    }
+
+    /// Group the selected flows by `a.keys` and count flows, packets, bytes,
+    /// first and last time, and distinct values of `a.distinct` per group.
+    ///
+    /// Ordered by `a.order`, largest first, ties by the keys ascending (the
+    /// statistic's rule); without an order, by the keys ascending.
+    pub fn aggregate(&self, filter: &Filter, a: &Aggregate) -> Result<Vec<AggRow>, QueryError> {
+        if a.keys.is_empty() {
+            return Err(QueryError::User("nothing to aggregate by".into()));
+        }
+        let two_sided = a.keys.iter().filter(|k| k.two_sided().is_some()).count();
+        if two_sided > 0 && a.keys.len() > 1 {
+            return Err(QueryError::User(
+                "ip, port, as and if count both sides of a flow: use them alone".into(),
+            ));
+        }
+        let base = self.flows(filter)?;
+        let counted = [
+            col("packets"),
+            col("bytes"),
+            col("time_start"),
+            col("time_end"),
+        ];
+        let distinct: Vec<DfExpr> = a
+            .distinct
+            .iter()
+            .enumerate()
+            .map(|(i, k)| key_exprs(k).map(|e| e[0].clone().alias(format!("d{i}"))))
+            .collect::<Result<_, _>>()?;
+        let mut names = Vec::new();
+        let input = if let Some((src, dst)) = a.keys[0].two_sided() {
+            let side = |k: Key| -> Result<DataFrame, QueryError> {
+                let mut sel: Vec<DfExpr> = key_exprs(&k)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, e)| e.alias(format!("k0_{j}")))
+                    .collect();
+                sel.extend(counted.iter().cloned());
+                sel.extend(distinct.iter().cloned());
+                Ok(base.clone().select(sel)?)
+            };
+            names.push(vec!["k0_0".to_string()]);
+            side(src)?.union(side(dst)?)?
+        } else {
+            let mut sel = Vec::new();
+            for (i, k) in a.keys.iter().enumerate() {
+                let mut n = Vec::new();
+                for (j, e) in key_exprs(k)?.into_iter().enumerate() {
+                    let name = format!("k{i}_{j}");
+                    sel.push(e.alias(&name));
+                    n.push(name);
+                }
+                names.push(n);
+            }
+            sel.extend(counted.iter().cloned());
+            sel.extend(distinct.iter().cloned());
+            base.select(sel)?
+        };
+        let group: Vec<DfExpr> = names.iter().flatten().map(col).collect();
+        let mut aggs = vec![
+            count(lit(1)).alias("flows"),
+            sum(col("packets")).alias("packets"),
+            sum(col("bytes")).alias("bytes"),
+            min(col("time_start")).alias("first"),
+            max(col("time_end")).alias("last"),
+        ];
+        for i in 0..a.distinct.len() {
+            aggs.push(count_distinct(col(format!("d{i}"))).alias(format!("n{i}")));
+        }
+        let mut df = input.aggregate(group.clone(), aggs)?;
+        let mut sort: Vec<SortExpr> = Vec::new();
+        if let Some(o) = a.order {
+            sort.push(group_order(o).sort(false, false));
+        }
+        sort.extend(group.iter().map(|g| g.clone().sort(true, false)));
+        df = df.sort(sort)?.limit(0, a.limit)?;
+        let mut out = Vec::new();
+        for b in self.collect(df)? {
+            for r in 0..b.num_rows() {
+                let mut keys = Vec::with_capacity(a.keys.len());
+                let mut c = 0;
+                for (k, n) in a.keys.iter().zip(&names) {
+                    let v = decode_key(k, &b, c, r);
+                    c += n.len();
+                    keys.push(v);
+                }
+                let flows = uint(b.column(c), r);
+                out.push(AggRow {
+                    keys,
+                    flows,
+                    packets: uint(b.column(c + 1), r),
+                    bytes: uint(b.column(c + 2), r),
+                    first_ms: time(b.column(c + 3), r),
+                    last_ms: time(b.column(c + 4), r),
+                    distinct: (0..a.distinct.len())
+                        .map(|i| uint(b.column(c + 5 + i), r))
+                        .collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A per-flow order value for listings.
+fn flow_order(o: Order) -> DfExpr {
+    let args = || {
+        vec![
+            col("packets"),
+            col("bytes"),
+            col("time_start"),
+            col("time_end"),
+        ]
+    };
+    let f = |field| {
+        FlowCounter::udf(field)
+            .map(|u| u.call(args()))
+            .unwrap_or_else(|| lit(0u64))
+    };
+    use flowhound_filter::CounterField as C;
+    match o {
+        Order::Flows => lit(1u64),
+        Order::Packets => col("packets"),
+        Order::Bytes => col("bytes"),
+        Order::Pps => f(C::Pps),
+        Order::Bps => f(C::Bps),
+        Order::Bpp => f(C::Bpp),
+    }
+}
+
+/// The order value of an aggregated group, as nfdump computes it: rates
+/// over the group's span from first to last (0 when the span is 0).
+fn group_order(o: Order) -> DfExpr {
+    let span = cast(col("last"), DataType::Int64) - cast(col("first"), DataType::Int64);
+    let f64 = |e: DfExpr| cast(e, DataType::Float64);
+    let rate = |count: &str, scale: f64| {
+        when(span.clone().lt_eq(lit(0i64)), lit(0f64))
+            .otherwise(f64(col(count)) * lit(scale) / f64(span.clone()))
+            .unwrap_or_else(|_| lit(0f64))
+    };
+    match o {
+        Order::Flows => col("flows"),
+        Order::Packets => col("packets"),
+        Order::Bytes => col("bytes"),
+        Order::Pps => rate("packets", 1000.0),
+        Order::Bps => rate("bytes", 8000.0),
+        Order::Bpp => when(col("packets").eq(lit(0u64)), lit(0f64))
+            .otherwise(f64(col("bytes")) / f64(col("packets")))
+            .unwrap_or_else(|_| lit(0f64)),
+    }
+}
+
+/// The expressions a key groups by: one, or two for a network (the masked
+/// address and the prefix length).
+fn key_exprs(k: &Key) -> Result<Vec<DfExpr>, QueryError> {
+    let net = |addr: &str, mask: &str, len: NetLen| {
+        let (l4, l6) = match len {
+            NetLen::Exported => (col(mask), col(mask)),
+            NetLen::Fixed { v4, v6 } => (lit(v4), lit(v6)),
+        };
+        vec![
+            IpMask::udf().call(vec![col(addr), l4.clone(), l6.clone()]),
+            l4,
+            l6,
+        ]
+    };
+    Ok(match k {
+        Key::SrcIp => vec![col("src_ip")],
+        Key::DstIp => vec![col("dst_ip")],
+        Key::SrcPort => vec![col("src_port")],
+        Key::DstPort => vec![col("dst_port")],
+        Key::Proto => vec![col("proto")],
+        Key::SrcAs => vec![col("src_as")],
+        Key::DstAs => vec![col("dst_as")],
+        Key::InIf => vec![col("in_if")],
+        Key::OutIf => vec![col("out_if")],
+        Key::Router => vec![col("exporter")],
+        Key::NextHop => vec![col("next_hop")],
+        Key::Tos => vec![col("tos")],
+        Key::Flags => vec![col("tcp_flags")],
+        Key::SrcNet(len) => net("src_ip", "src_mask", *len),
+        Key::DstNet(len) => net("dst_ip", "dst_mask", *len),
+        Key::TimeBin(ms) => {
+            let ms = (*ms).max(1);
+            let t = cast(col("time_start"), DataType::Int64);
+            vec![(t / lit(ms)) * lit(ms)]
+        }
+        Key::Ip | Key::Port | Key::As | Key::If => {
+            return Err(QueryError::User(format!(
+                "{} counts both sides of a flow and cannot be a distinct count",
+                k.name()
+            )))
+        }
+        Key::SrcGeo | Key::DstGeo => {
+            return Err(QueryError::User(format!(
+                "{} needs the registry (countries are not stored yet)",
+                k.name()
+            )))
+        }
+    })
+}
+
+fn decode_key(k: &Key, b: &RecordBatch, c: usize, r: usize) -> Value {
+    let a = b.column(c);
+    match k {
+        Key::SrcNet(_) | Key::DstNet(_) => {
+            let addr = addr(a, r);
+            let v4 = flowhound_model::addr_to_ip(addr).is_ipv4();
+            let len = uint(b.column(if v4 { c + 1 } else { c + 2 }), r) as u8;
+            Value::Net(addr, if v4 { len.min(32) } else { len.min(128) })
+        }
+        Key::TimeBin(_) => Value::Time(a.as_primitive::<Int64Type>().value(r)),
+        _ => match a.data_type() {
+            DataType::FixedSizeBinary(16) => Value::Addr(addr(a, r)),
+            _ => Value::Uint(uint(a, r)),
+        },
+    }
+}
+
+fn addr(a: &ArrayRef, r: usize) -> Addr {
+    let mut bytes = [0u8; 16];
+    if let Some(f) = a.as_fixed_size_binary_opt() {
+        if f.is_valid(r) && f.value_length() == 16 {
+            bytes.copy_from_slice(f.value(r));
+        }
+    }
+    u128::from_be_bytes(bytes)
+}
+
+/// An unsigned count or key of any integer type (0 when null).
+fn uint(a: &ArrayRef, r: usize) -> u64 {
+    if a.is_null(r) {
+        return 0;
+    }
+    match a.data_type() {
+        DataType::UInt8 => a.as_primitive::<UInt8Type>().value(r) as u64,
+        DataType::UInt16 => a.as_primitive::<UInt16Type>().value(r) as u64,
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().value(r) as u64,
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().value(r),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(r).max(0) as u64,
+        _ => 0,
+    }
+}
+
+fn time(a: &ArrayRef, r: usize) -> i64 {
+    match a.as_primitive_opt::<TimestampMillisecondType>() {
+        Some(t) if t.is_valid(r) => t.value(r),
+        _ => 0,
+    }
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> Self {
+        QueryError::Engine(e.to_string())
+    }
+}
