@@ -208,6 +208,37 @@ fn udp(ip: &[u8]) -> Option<Udp<'_>> {
 }
 
 fn udp_payload(udp: &[u8]) -> Option<&[u8]> {
-    let len = usize::from(u16::from_be_bytes([*udp.get(4)?, *udp.get(5)?]));
+    if udp.len() < 8 {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
     udp.get(8..len.clamp(8, udp.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `import_pcap` fuzzer: an IPv4 packet whose UDP header is
+    /// cut short (total length 26) made `clamp` panic.
+    #[test]
+    fn udp_header_shorter_than_8_bytes_is_skipped() {
+        let capture =
+            include_bytes!("../../../fuzz/regressions/import_pcap/udp_header_shorter_than_8.pcap");
+        let mut n = 0;
+        let stats = for_each_datagram(&capture[..], |_| n += 1).expect("a readable capture");
+        assert_eq!(n, 0);
+        assert_eq!(stats.datagrams, 0);
+    }
+
+    #[test]
+    fn short_and_odd_udp_is_not_a_datagram() {
+        assert!(udp_payload(&[0; 7]).is_none());
+        assert_eq!(udp_payload(&[0, 1, 0, 2, 0, 8, 0, 0]), Some(&[][..]));
+        // A length field larger than the packet: take what is there.
+        assert_eq!(
+            udp_payload(&[0, 1, 0, 2, 0xff, 0xff, 0, 0, 9]),
+            Some(&[9][..])
+        );
+    }
 }
