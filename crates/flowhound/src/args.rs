@@ -36,6 +36,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// The whole story on synthetic traffic: no setup, no network.
     Demo(DemoArgs),
+    /// Filter, rank and aggregate stored flows (nfdump's -s, -A, -a, filters).
+    Query(QueryArgs),
+    /// Run SQL over the stored flows (the table `flows`).
+    Sql(SqlArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,4 +151,74 @@ pub struct DemoArgs {
     /// How many flows to send.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub flows: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryFormat {
+    /// Aligned, human units.
+    Table,
+    /// Comma-separated, with a header.
+    Csv,
+    /// One JSON document.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Time window (flow time): 2026/11/26.14:00:00-2026/11/26.15:00:00 or ISO 8601 start/end.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Statistic: ELEMENT[/ORDER…], e.g. srcip/flows/bytes (repeatable). Elements:
+    /// record srcip dstip ip srcport dstport port proto srcas dstas as inif outif
+    /// if router tos flags srcnet[/N] dstnet[/N]; orders: flows packets bytes pps bps bpp.
+    #[arg(short = 's', long = "stat", value_name = "ELEMENT[/ORDER]")]
+    pub stat: Vec<String>,
+    /// Rows per statistic (default 10; 0 for all), or flows/groups listed.
+    #[arg(short = 'n', long = "limit", value_name = "N")]
+    pub limit: Option<usize>,
+    /// Aggregate by fields, e.g. srcip4/24,dstport.
+    #[arg(short = 'A', long = "aggregate", value_name = "FIELDS")]
+    pub aggregate: Option<String>,
+    /// Aggregate by the 5-tuple (proto, addresses, ports).
+    #[arg(short = 'a')]
+    pub five_tuple: bool,
+    /// Order listings and aggregates, largest first: flows packets bytes pps bps bpp (or tstart).
+    #[arg(short = 'O', long = "order", value_name = "ORDER")]
+    pub order: Option<String>,
+    /// Flows, packets and bytes per time bin of flow start, e.g. 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub bin: Option<std::time::Duration>,
+    /// Distinct counts per row, e.g. dstip,dstport.
+    #[arg(long, value_name = "FIELDS")]
+    pub distinct: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: QueryFormat,
+    /// Read the filter from a file.
+    #[arg(short = 'f', long = "filter-file", value_name = "FILE")]
+    pub filter_file: Option<PathBuf>,
+    /// Filter in nfdump's syntax, e.g. 'proto tcp and dst port 25'.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SqlArgs {
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Time window (flow time) the table `flows` holds.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: QueryFormat,
+    /// The statement, e.g. "SELECT ip_str(src_ip) AS src, count(*) FROM flows GROUP BY 1".
+    #[arg(value_name = "SQL")]
+    pub query: String,
 }

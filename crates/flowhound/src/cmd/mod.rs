@@ -4,6 +4,8 @@ mod collect;
 mod demo;
 mod generate;
 mod import;
+mod query;
+mod sql;
 mod summary;
 
 use crate::args::{Args, Command, ImportCommand};
@@ -15,6 +17,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Pcap(a)) => import::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Query(a) => query::run(a),
+        Command::Sql(a) => sql::run(a),
     }
 }
 

@@ -1,0 +1,10 @@
+//! `flowhound sql`: the `flows` table in SQL, for power users.
+
+use crate::args::SqlArgs;
+use crate::cmd::query::{open, query_err, write_table};
+
+pub fn run(a: SqlArgs) -> anyhow::Result<()> {
+    let engine = open(&a.data, a.window.as_deref())?;
+    let table = engine.sql(&a.query).map_err(query_err)?;
+    write_table(&table, a.output, &mut std::io::stdout().lock())
+}
