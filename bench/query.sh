@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `flowhound query` side by side with nfdump on the same stored flows.
 #
-#   bench/query.sh [FLOWS]      (default 4000000; RATE, REPS in the environment)
+#   bench/query.sh [FLOWS]      (default 4000000; RATE, REPS, FH in the environment)
 #
 # One generated v9 stream goes, datagram for datagram, to nfcapd and to
 # `flowhound collect`; then each query runs REPS times per tool, alternating,
@@ -12,8 +12,11 @@ FLOWS=${1:-4000000}
 RATE=${RATE:-250000}
 REPS=${REPS:-7}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/flowhound/target}"
-cargo build --release -q -p flowhound
-FH="$CARGO_TARGET_DIR/release/flowhound"
+# FH=/path/to/flowhound skips the release build (e.g. a dev-profile binary).
+if [ -z "${FH:-}" ]; then
+  cargo build --release -q -p flowhound
+  FH="$CARGO_TARGET_DIR/release/flowhound"
+fi
 WORK=$(mktemp -d /var/tmp/fh-query-bench.XXXXXX)
 trap 'kill $NFPID $FHPID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/nf" "$WORK/fh"
