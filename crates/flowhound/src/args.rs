@@ -36,6 +36,12 @@ pub enum Command {
     Generate(GenerateArgs),
     /// The whole story on synthetic traffic: no setup, no network.
     Demo(DemoArgs),
+    /// Who is this address? Country, AS and organisation from the
+    /// registries; internal, roles and owner from the site inventory.
+    Whois(WhoisArgs),
+    /// Internet registries (country, AS) named in --config.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Filter, rank and aggregate stored flows (nfdump's -s, -A, -a, filters).
     Query(QueryArgs),
     /// Run SQL over the stored flows (the table `flows`).
@@ -221,4 +227,21 @@ pub struct SqlArgs {
     /// The statement, e.g. "SELECT ip_str(src_ip) AS src, count(*) FROM flows GROUP BY 1".
     #[arg(value_name = "SQL")]
     pub query: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WhoisArgs {
+    /// IPv4 or IPv6 addresses.
+    #[arg(required = true, value_name = "IP")]
+    pub addresses: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Fetch current copies from the [registry.update] URLs of --config,
+    /// check each one, and swap them in atomically.
+    Update,
 }

@@ -7,8 +7,9 @@ mod import;
 mod query;
 mod sql;
 mod summary;
+mod whois;
 
-use crate::args::{Args, Command, ImportCommand};
+use crate::args::{Args, Command, ImportCommand, RegistryCommand};
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
@@ -19,6 +20,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Query(a) => query::run(a),
         Command::Sql(a) => sql::run(a),
+        Command::Whois(a) => whois::run(a, args.config.as_deref()),
+        Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }
 }
 

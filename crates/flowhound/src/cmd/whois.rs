@@ -1,0 +1,103 @@
+use std::io::Write;
+
+use flowhound_enrich::{parse_addr, whois, Config, Registry, Site};
+
+use crate::args::{Format, WhoisArgs};
+use crate::units::user;
+
+/// The config named by `--config`, if any; a bad one is the user's fault.
+pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Option<Config>> {
+    match path {
+        None => Ok(None),
+        Some(p) => Config::load(p).map(Some).map_err(|e| user(e.to_string())),
+    }
+}
+
+pub fn run(a: WhoisArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let (registry, site) = match &config {
+        Some(c) => (
+            c.load_registry().map_err(|e| user(e.to_string()))?,
+            c.site.clone(),
+        ),
+        None => (Registry::default(), Site::default()),
+    };
+    if registry.is_empty() {
+        eprintln!(
+            "flowhound: no registry configured: countries and AS numbers need [registry] in --config FILE"
+        );
+    }
+    let mut records = Vec::new();
+    for text in &a.addresses {
+        let addr = parse_addr(text)
+            .ok_or_else(|| user(format!("'{text}' is not an IPv4 or IPv6 address")))?;
+        records.push(whois(&registry, &site, addr));
+    }
+    let mut out = std::io::stdout().lock();
+    match a.output {
+        Format::Json => {
+            if records.len() == 1 {
+                serde_json::to_writer_pretty(&mut out, &records[0])?;
+            } else {
+                serde_json::to_writer_pretty(&mut out, &records)?;
+            }
+            writeln!(out)?;
+        }
+        Format::Table => {
+            for r in &records {
+                let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                writeln!(out, "{}", r.ip)?;
+                writeln!(
+                    out,
+                    "  country:  {}",
+                    r.country
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "-".into())
+                )?;
+                writeln!(
+                    out,
+                    "  AS:       {}",
+                    r.asn
+                        .map(|n| format!("AS{n} {}", or(&r.as_org)))
+                        .unwrap_or_else(|| "-".into())
+                )?;
+                writeln!(out, "  internal: {}", if r.internal { "yes" } else { "no" })?;
+                writeln!(
+                    out,
+                    "  roles:    {}",
+                    if r.roles.is_empty() {
+                        "-".into()
+                    } else {
+                        r.roles.join(", ")
+                    }
+                )?;
+                writeln!(out, "  owner:    {} ({})", or(&r.owner), or(&r.network))?;
+                writeln!(out, "  contact:  {}", or(&r.contact))?;
+                writeln!(out, "  account:  {}", or(&r.account))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn update(config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(config) = load_config(config)? else {
+        return Err(user(
+            "registry update needs --config FILE with [registry] paths and [registry.update] URLs",
+        ));
+    };
+    let report = flowhound_enrich::update(&config.registry).map_err(|e| user(e.to_string()))?;
+    if report.files.is_empty() {
+        eprintln!("nothing to update: [registry.update] lists no URLs");
+    }
+    for f in &report.files {
+        println!(
+            "{} -> {} ({} bytes, {} ranges)",
+            f.url,
+            f.path.display(),
+            f.bytes,
+            f.ranges
+        );
+    }
+    Ok(())
+}
