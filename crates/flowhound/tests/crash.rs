@@ -108,7 +108,8 @@ fn flows_received_before_a_sigkill_mid_stream_survive_it() {
     let port2 = free_udp_port();
     terminate(collect(port2, dir.path(), &[]));
     let stored = summary(dir.path())["flows"].as_f64().expect("flows");
-    let must = rate * (at_kill - 1.0 - 0.3);
+    // Slack for the sender's start-up on a busy machine.
+    let must = rate * (at_kill - 1.0 - 0.8);
     let could = rate * (at_kill + 0.3);
     assert!(
         stored >= must,
