@@ -55,6 +55,31 @@ pub fn stderr_file(data: &Path) -> Stdio {
         .unwrap_or_else(|_| Stdio::null())
 }
 
+/// Debian's `nfcapd` in the background on 127.0.0.1:PORT, LZ4, one file an
+/// hour, writing into `dir`. SIGTERM makes it close its file.
+pub fn nfcapd(port: u16, dir: &Path) -> Child {
+    let child = Command::new("nfcapd")
+        .args([
+            "-b",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-y",
+            "-B",
+            "8000000",
+            "-t",
+            "3600",
+            "-w",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(stderr_file(dir))
+        .spawn()
+        .expect("start nfcapd (Debian's nfdump package: scripts/test.sh installs it)");
+    wait_for_udp_listener(port);
+    child
+}
+
 /// Wait until something listens on UDP 127.0.0.1:port (from /proc/net/udp).
 pub fn wait_for_udp_listener(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);

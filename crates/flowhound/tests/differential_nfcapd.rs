@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -115,26 +115,7 @@ fn compare(proto: &str, seed: &str) {
     let fh_dir = tempfile::tempdir().expect("tempdir");
     let nf_port = free_udp_port();
     let fh_port = free_udp_port();
-    // nfcapd writes the local time into its file names; the flows carry UTC.
-    let mut nfcapd = Command::new("nfcapd")
-        .args([
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &nf_port.to_string(),
-            "-y",
-            "-B",
-            "8000000",
-            "-t",
-            "3600",
-            "-w",
-        ])
-        .arg(nf_dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nfcapd");
-    wait_for_udp_listener(nf_port);
+    let mut nfcapd = nfcapd(nf_port, nf_dir.path());
     let collector = collect(fh_port, fh_dir.path(), &[]);
 
     let args = [
