@@ -24,6 +24,7 @@
 //! decoded when the template comes.
 #![deny(missing_docs)]
 
+mod bytes;
 mod cache;
 mod error;
 mod program;

@@ -20,15 +20,7 @@ enum Format {
     Ipfix,
 }
 
-#[inline(always)]
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-#[inline(always)]
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
+use crate::bytes::{u16_at, u32_at};
 
 pub(crate) fn decode_v9<S: FlowSink + ?Sized>(
     d: &[u8],

@@ -8,15 +8,7 @@ use crate::{Decoded, SetErrors};
 const HEADER: usize = 24;
 const RECORD: usize = 48;
 
-#[inline(always)]
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-#[inline(always)]
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
+use crate::bytes::{u16_at, u32_at};
 
 pub(crate) fn decode<S: FlowSink + ?Sized>(
     d: &[u8],
