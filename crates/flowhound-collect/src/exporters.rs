@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use flowhound_model::{addr_to_ip, Addr};
+use flowhound_model::Addr;
 use serde::{Deserialize, Serialize};
 
 /// One exporter: its address, its v9 source id or IPFIX domain, its version.
@@ -23,12 +23,7 @@ pub struct ExporterKey {
 impl ExporterKey {
     /// The key as it is written in `exporters.json`: `ADDR/DOMAIN/vVERSION`.
     pub fn label(&self) -> String {
-        format!(
-            "{}/{}/v{}",
-            addr_to_ip(self.addr),
-            self.domain_id,
-            self.version
-        )
+        flowhound_model::exporter_label(self.addr, self.domain_id, self.version)
     }
 }
 

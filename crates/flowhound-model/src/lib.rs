@@ -85,6 +85,12 @@ impl FlowRecord {
     }
 }
 
+/// How an exporter (address, v9 source id / IPFIX domain, version) is
+/// named in the collector's books and in metrics: `ADDR/DOMAIN/vVERSION`.
+pub fn exporter_label(addr: Addr, domain_id: u32, version: u8) -> String {
+    format!("{}/{}/v{}", addr_to_ip(addr), domain_id, version)
+}
+
 /// Where decoded flows go. Implemented by columnar batches in the store and by
 /// `Vec<FlowRecord>` for tests and tools.
 pub trait FlowSink {

@@ -88,7 +88,7 @@ pub fn summary(
         e.domain_id = domain_id;
         e.version = version;
         if let Some(&(failures, lost)) =
-            sequences.get(&format!("{}/{}/v{}", e.exporter, domain_id, version))
+            sequences.get(&flowhound_model::exporter_label(addr, domain_id, version))
         {
             e.sequence_failures = failures;
             e.lost = lost;
