@@ -22,4 +22,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The tests on real captures and registries read ../shared beside the clone;
+# here its absence is a failure, not a skip.
+export FLOWHOUND_REQUIRE_SHARED=1
 cargo test --workspace

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arrow_array::RecordBatch;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use flowhound_decode::{decode, TemplateCache};
-use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
+use flowhound_model::{addr_from_v4, addr_from_v6, Addr, Enricher};
 use flowhound_store::{expire, FlowBatch, ParquetWriter, WriteOptions};
 use tracing::{error, info, warn};
 
@@ -62,6 +62,9 @@ pub struct CollectConfig {
     /// Epochs whose decoded flows may wait for the writer in memory; later
     /// ones wait in the WAL only (0: every epoch is decoded again from it).
     pub memory_jobs: usize,
+    /// Registries asked about every flow before it is stored (countries,
+    /// missing AS numbers); `None` stores flows as exported.
+    pub enricher: Option<Arc<dyn Enricher>>,
 }
 
 impl CollectConfig {
@@ -77,6 +80,7 @@ impl CollectConfig {
             max_age: None,
             max_bytes: None,
             memory_jobs: 2,
+            enricher: None,
         }
     }
 }
@@ -189,6 +193,7 @@ fn replay_epoch(
     epoch: u64,
     paths: &[PathBuf],
     cache: &mut TemplateCache,
+    enricher: Option<&dyn Enricher>,
 ) -> Result<Vec<RecordBatch>, CollectError> {
     let mut discard = Vec::new();
     wal::read_templates(data_dir, epoch, |d| {
@@ -200,7 +205,11 @@ fn replay_epoch(
     let mut out = Vec::new();
     for path in paths {
         let torn = wal::read_segment(path, |d| {
+            let before = batch.len();
             let _ = decode(d.payload, d.exporter, cache, &mut batch);
+            if let Some(e) = enricher {
+                batch.enrich(before, e);
+            }
             if batch.len() >= 64 * 1024 {
                 out.push(batch.take());
             }
@@ -218,12 +227,16 @@ fn replay_epoch(
 
 /// Write what an earlier run left in the WAL, epoch by epoch. Returns the
 /// next free epoch.
-fn recover(data_dir: &Path, writer: &ParquetWriter) -> Result<u64, CollectError> {
+fn recover(
+    data_dir: &Path,
+    writer: &ParquetWriter,
+    enricher: Option<&dyn Enricher>,
+) -> Result<u64, CollectError> {
     let epochs = wal::segments(data_dir).map_err(wal_error)?;
     let mut cache = TemplateCache::default();
     let mut flows = 0;
     for (epoch, paths) in &epochs {
-        let batches = replay_epoch(data_dir, *epoch, paths, &mut cache)?;
+        let batches = replay_epoch(data_dir, *epoch, paths, &mut cache, enricher)?;
         flows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
         // Named by epoch: if a crash came after these files were written but
         // before the WAL let go of them, this replaces them, no copies.
@@ -274,7 +287,7 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         return Err(CollectError::Busy(config.data_dir.clone()));
     }
     let writer = ParquetWriter::new(&config.data_dir, WriteOptions::default());
-    let first_epoch = recover(&config.data_dir, &writer)?;
+    let first_epoch = recover(&config.data_dir, &writer, config.enricher.as_deref())?;
     let epoch = Arc::new(AtomicU64::new(first_epoch));
 
     let mut listeners = Vec::new();
@@ -552,13 +565,14 @@ impl Pipeline {
         ports: Vec<u16>,
     ) -> Self {
         let decoding = epoch.load(Ordering::Acquire);
+        let ingest = Ingest::new().with_enricher(config.enricher.clone());
         Pipeline {
             config,
             epoch,
             listeners,
             metrics,
             ports,
-            ingest: Ingest::new(),
+            ingest,
             decoding,
             epochs: BTreeMap::new(),
             opened: Instant::now(),
@@ -792,7 +806,15 @@ fn write_files(
                 let paths = wal::segments(&config.data_dir)
                     .map(|mut s| s.remove(&epoch).unwrap_or_default())
                     .map_err(wal_error);
-                match paths.and_then(|p| replay_epoch(&config.data_dir, epoch, &p, &mut cache)) {
+                match paths.and_then(|p| {
+                    replay_epoch(
+                        &config.data_dir,
+                        epoch,
+                        &p,
+                        &mut cache,
+                        config.enricher.as_deref(),
+                    )
+                }) {
                     Ok(batches) => (epoch, batches, exporters, false),
                     Err(e) => {
                         metrics.write_error();

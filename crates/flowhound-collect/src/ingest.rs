@@ -2,9 +2,10 @@
 //! in, decoded flows into a columnar batch, with per-exporter loss accounting.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use flowhound_decode::{decode, DecodeError, Decoded, Limits, TemplateCache};
-use flowhound_model::Addr;
+use flowhound_model::{Addr, Enricher};
 use flowhound_store::FlowBatch;
 
 use crate::exporters::{ExporterKey, ExporterStats};
@@ -38,6 +39,7 @@ pub struct Ingest {
     exporters: HashMap<ExporterKey, ExporterStats>,
     /// The flows decoded since the last [`Ingest::take_batch`].
     pub batch: FlowBatch,
+    enricher: Option<Arc<dyn Enricher>>,
 }
 
 impl Default for Ingest {
@@ -54,7 +56,15 @@ impl Ingest {
             sequences: HashMap::new(),
             exporters: HashMap::new(),
             batch: FlowBatch::with_capacity(64 * 1024),
+            enricher: None,
         }
+    }
+
+    /// Ask `enricher` about every decoded flow (countries, missing AS
+    /// numbers) before it joins the batch.
+    pub fn with_enricher(mut self, enricher: Option<Arc<dyn Enricher>>) -> Self {
+        self.enricher = enricher;
+        self
     }
 
     /// Decode one datagram from `exporter`. Malformed datagrams are counted
@@ -91,6 +101,9 @@ impl Ingest {
                     break;
                 }
             }
+        }
+        if let Some(e) = &self.enricher {
+            self.batch.enrich(before, e.as_ref());
         }
         let flows = (self.batch.len() - before) as u64;
         metrics.flows(flows);

@@ -15,6 +15,10 @@ fn payloads() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir.to_path_buf())
     } else {
+        assert!(
+            std::env::var_os("FLOWHOUND_REQUIRE_SHARED").is_none(),
+            "../shared is missing and FLOWHOUND_REQUIRE_SHARED is set"
+        );
         eprintln!("skipping: no captures at {}", dir.display());
         None
     }

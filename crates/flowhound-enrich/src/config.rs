@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::error::EnrichError;
 use crate::net::parse_net;
 use crate::ranges::AddrSet;
-use crate::registry::{Registry, RegistryConfig, UpdateUrls};
+use crate::registry::{LazyRegistry, Registry, RegistryConfig, UpdateUrls};
 use crate::site::{Owner, QuietHours, Site, TimeZone};
 
 /// The enrichment part of a flowhound config: the site inventory and where
@@ -201,6 +201,20 @@ impl Config {
 
     /// Load the configured registry files; a missing one is named by its key.
     pub fn load_registry(&self) -> Result<Registry, EnrichError> {
+        self.check_registry_files()?;
+        Registry::load(&self.registry)
+    }
+
+    /// The configured registry, loaded on its first lookup: a query that
+    /// asks no country or AS does not pay for reading the files. Missing
+    /// files are reported now; a file that cannot be parsed fails the first
+    /// lookup ([`flowhound_model::Enricher::ready`]).
+    pub fn lazy_registry(&self) -> Result<LazyRegistry, EnrichError> {
+        self.check_registry_files()?;
+        Ok(LazyRegistry::new(self.registry.clone()))
+    }
+
+    fn check_registry_files(&self) -> Result<(), EnrichError> {
         for (key, files) in [
             ("country", &self.registry.country),
             ("asn", &self.registry.asn),
@@ -219,7 +233,7 @@ impl Config {
                 }
             }
         }
-        Registry::load(&self.registry)
+        Ok(())
     }
 }
 

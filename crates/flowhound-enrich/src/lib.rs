@@ -32,7 +32,7 @@ mod whois;
 pub use config::Config;
 pub use error::EnrichError;
 pub use net::parse_addr;
-pub use registry::{Country, Registry, RegistryConfig, RegistryStats, UpdateUrls};
+pub use registry::{Country, LazyRegistry, Registry, RegistryConfig, RegistryStats, UpdateUrls};
 pub use site::{Owner, QuietHours, Site, TimeZone};
 pub use update::{update, UpdateReport, UpdatedFile};
 pub use whois::{whois, WhoisRecord};

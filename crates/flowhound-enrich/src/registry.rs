@@ -287,6 +287,68 @@ impl Registry {
     }
 }
 
+/// The registry as the flow path sees it: the collector stores its answers
+/// with every flow, queries ask it about flows stored without them.
+impl flowhound_model::Enricher for Registry {
+    #[inline]
+    fn country(&self, a: Addr) -> Option<[u8; 2]> {
+        Registry::country(self, a).map(Country::code)
+    }
+
+    #[inline]
+    fn as_number(&self, a: Addr) -> Option<u32> {
+        Registry::as_number(self, a).filter(|&n| n != 0)
+    }
+
+    fn as_org(&self, asn: u32) -> Option<&str> {
+        Registry::as_org(self, asn).filter(|s| !s.is_empty())
+    }
+}
+
+/// A [`Registry`] read from its files on the first lookup, by whichever
+/// thread asks first; the others wait for it.
+#[derive(Debug)]
+pub struct LazyRegistry {
+    config: RegistryConfig,
+    loaded: std::sync::OnceLock<Result<Registry, String>>,
+}
+
+impl LazyRegistry {
+    /// A registry to be read from `config`'s files when first asked.
+    pub fn new(config: RegistryConfig) -> Self {
+        LazyRegistry {
+            config,
+            loaded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The registry, read now if it was not yet.
+    pub fn get(&self) -> Result<&Registry, &str> {
+        self.loaded
+            .get_or_init(|| Registry::load(&self.config).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+impl flowhound_model::Enricher for LazyRegistry {
+    fn ready(&self) -> Result<(), String> {
+        self.get().map(|_| ()).map_err(str::to_owned)
+    }
+
+    fn country(&self, a: Addr) -> Option<[u8; 2]> {
+        flowhound_model::Enricher::country(self.get().ok()?, a)
+    }
+
+    fn as_number(&self, a: Addr) -> Option<u32> {
+        flowhound_model::Enricher::as_number(self.get().ok()?, a)
+    }
+
+    fn as_org(&self, asn: u32) -> Option<&str> {
+        flowhound_model::Enricher::as_org(self.get().ok()?, asn)
+    }
+}
+
 fn merge_layers<K: crate::ranges::Key, V: Copy + PartialEq>(
     layers: Vec<Vec<Range<K, V>>>,
 ) -> RangeMap<K, V> {

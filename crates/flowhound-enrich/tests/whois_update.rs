@@ -14,6 +14,10 @@ fn registry_dir() -> Option<PathBuf> {
     if dir.join("geo-whois-asn-country.mmdb").exists() && dir.join("asn-ipv6.csv").exists() {
         Some(dir)
     } else {
+        assert!(
+            std::env::var_os("FLOWHOUND_REQUIRE_SHARED").is_none(),
+            "../shared is missing and FLOWHOUND_REQUIRE_SHARED is set"
+        );
         eprintln!(
             "skipping: the real registry files are not in {} (see ../shared/registry/README.md)",
             dir.display()

@@ -120,8 +120,8 @@ pub enum Expr {
     /// `flowdir ingress|egress|0|1`: `direction` equals the value (0 ingress, 1 egress).
     FlowDir(u8),
     /// `[dir] geo CC`: the country of the address, two upper-case ASCII
-    /// letters. Needs enrichment columns that the flow record does not have:
-    /// [`Filter::matches`] treats it as false.
+    /// letters, as the registry gave it when the flow was stored (a flow
+    /// stored without a registry matches no country).
     Geo {
         /// Which address(es).
         dir: Direction,

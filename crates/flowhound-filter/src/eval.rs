@@ -90,8 +90,10 @@ pub(crate) fn eval(e: &Expr, f: &FlowRecord) -> bool {
         Expr::Mask { dir, value } => directed(*dir, f.src_mask, f.dst_mask, |m| m == *value),
         Expr::Vlan { dir, value } => directed(*dir, f.src_vlan, f.dst_vlan, |v| v == *value),
         Expr::FlowDir(d) => f.direction == *d,
-        // Countries come from enrichment, which a bare flow record lacks.
-        Expr::Geo { .. } => false,
+        // Countries the registry gave at ingest; none before it was asked.
+        Expr::Geo { dir, country } => {
+            directed(*dir, f.src_country, f.dst_country, |c| c == *country)
+        }
         Expr::And(v) => v.iter().all(|e| eval(e, f)),
         Expr::Or(v) => v.iter().any(|e| eval(e, f)),
         Expr::Not(e) => !eval(e, f),

@@ -5,9 +5,11 @@
 #![deny(missing_docs)]
 
 mod addr;
+mod enrich;
 mod schema;
 
 pub use addr::{addr_from_v4, addr_from_v6, addr_to_ip, Addr};
+pub use enrich::{country_str, Enricher, COUNTRY_NONE, COUNTRY_UNKNOWN};
 pub use schema::{flow_schema, Column};
 
 /// One flow, with the counts the exporter sent (scaled by its sampling rate).
@@ -58,9 +60,10 @@ pub struct FlowRecord {
     pub in_if: u32,
     /// Output interface index.
     pub out_if: u32,
-    /// Source AS number, as exported (0 when unknown).
+    /// Source AS number, as exported, or from the registry at ingest when
+    /// the exporter sent none (0 when unknown).
     pub src_as: u32,
-    /// Destination AS number, as exported.
+    /// Destination AS number, as `src_as`.
     pub dst_as: u32,
     /// Packets, multiplied by `sampling_rate`.
     pub packets: u64,
@@ -76,6 +79,14 @@ pub struct FlowRecord {
     pub dst_mac: u64,
     /// Sampling rate applied to packets and bytes (1 when unsampled).
     pub sampling_rate: u32,
+    /// Source country (ISO 3166 alpha-2) from the registry at ingest;
+    /// [`COUNTRY_NONE`] when no registry was asked, [`COUNTRY_UNKNOWN`] when
+    /// it did not know the address.
+    #[serde(serialize_with = "enrich::ser_country")]
+    pub src_country: [u8; 2],
+    /// Destination country, as `src_country`.
+    #[serde(serialize_with = "enrich::ser_country")]
+    pub dst_country: [u8; 2],
 }
 
 impl FlowRecord {

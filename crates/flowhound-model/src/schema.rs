@@ -36,11 +36,13 @@ pub enum Column {
     SrcMac,
     DstMac,
     SamplingRate,
+    SrcCountry,
+    DstCountry,
 }
 
 impl Column {
     /// All columns in schema order.
-    pub const ALL: [Column; 28] = [
+    pub const ALL: [Column; 30] = [
         Column::TimeStart,
         Column::TimeEnd,
         Column::Exporter,
@@ -69,6 +71,8 @@ impl Column {
         Column::SrcMac,
         Column::DstMac,
         Column::SamplingRate,
+        Column::SrcCountry,
+        Column::DstCountry,
     ];
 
     /// The column's name in files, SQL and JSON.
@@ -102,6 +106,8 @@ impl Column {
             Column::SrcMac => "src_mac",
             Column::DstMac => "dst_mac",
             Column::SamplingRate => "sampling_rate",
+            Column::SrcCountry => "src_country",
+            Column::DstCountry => "dst_country",
         }
     }
 
@@ -132,16 +138,25 @@ impl Column {
             | Column::DstAs
             | Column::SamplingRate => DataType::UInt32,
             Column::Packets | Column::Bytes | Column::SrcMac | Column::DstMac => DataType::UInt64,
+            Column::SrcCountry | Column::DstCountry => DataType::Utf8,
         }
+    }
+
+    /// Whether the column may be null: only the countries are, null meaning
+    /// that no registry was asked when the flow was stored (and in files
+    /// written before the column existed).
+    pub fn nullable(self) -> bool {
+        matches!(self, Column::SrcCountry | Column::DstCountry)
     }
 }
 
-/// The Arrow schema of stored flows. No column is nullable: absent fields are 0.
+/// The Arrow schema of stored flows. Absent fields are 0; only the
+/// countries are nullable (see [`Column::nullable`]).
 pub fn flow_schema() -> Arc<Schema> {
     Arc::new(Schema::new(
         Column::ALL
             .iter()
-            .map(|c| Field::new(c.name(), c.data_type(), false))
+            .map(|c| Field::new(c.name(), c.data_type(), c.nullable()))
             .collect::<Vec<_>>(),
     ))
 }

@@ -90,9 +90,14 @@ pub fn compile(e: &Expr) -> DfExpr {
             directed(*dir, "src_vlan", "dst_vlan", |c| col(c).eq(lit(*value)))
         }
         Expr::FlowDir(d) => col("direction").eq(lit(*d)),
-        // No country columns are stored yet: like the reference evaluator,
-        // a country never matches.
-        Expr::Geo { .. } => lit(false),
+        Expr::Geo { dir, country } => {
+            let code = String::from_utf8_lossy(country).into_owned();
+            // Null (never looked up) is no country: false, not unknown, so
+            // that `not geo US` keeps those flows, as the evaluator does.
+            directed(*dir, "src_country", "dst_country", |c| {
+                col(c).is_not_null().and(col(c).eq(lit(code.clone())))
+            })
+        }
         Expr::And(v) => v
             .iter()
             .map(compile)

@@ -19,14 +19,14 @@ use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, 
 use datafusion::logical_expr::{cast, col, lit, when, Expr as DfExpr, SortExpr};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use flowhound_filter::Filter;
-use flowhound_model::{flow_schema, Addr, FlowRecord};
+use flowhound_model::{flow_schema, Addr, Enricher, FlowRecord, COUNTRY_NONE};
 use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
 
 use crate::compile::compile;
 use crate::error::QueryError;
 use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Totals, Value};
 use crate::table::Table;
-use crate::udf::{FlowCounter, IpMask, IpParse, IpStr};
+use crate::udf::{FlowCounter, IpMask, IpParse, IpStr, RegistryFn};
 
 /// The table of all stored files, before the window.
 const FILES_TABLE: &str = "flows_files";
@@ -40,6 +40,7 @@ const FILES_TABLE: &str = "flows_files";
 pub struct QueryEngine {
     ctx: SessionContext,
     rt: tokio::runtime::Runtime,
+    enricher: Option<Arc<dyn Enricher>>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -57,7 +58,16 @@ fn ts_lit(ms: i64) -> DfExpr {
 
 impl QueryEngine {
     /// The flows of `window` (all when `None`) in `store`.
-    pub fn open(store: &dyn FlowStore, window: Option<TimeWindow>) -> Result<Self, QueryError> {
+    ///
+    /// With an `enricher` (the registries of `--config`), flows stored
+    /// without countries (no registry at ingest, or files from before the
+    /// country columns) get them now, and their missing AS numbers too; the
+    /// SQL functions `country(ip)`, `asn(ip)` and `as_org(asn)` exist.
+    pub fn open(
+        store: &dyn FlowStore,
+        window: Option<TimeWindow>,
+        enricher: Option<Arc<dyn Enricher>>,
+    ) -> Result<Self, QueryError> {
         let files = store.files(window)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .thread_name("flowhound-query")
@@ -91,7 +101,7 @@ impl QueryEngine {
                 .with_schema(schema);
             ctx.register_table(FILES_TABLE, Arc::new(ListingTable::try_new(config)?))?;
         }
-        let engine = QueryEngine { ctx, rt };
+        let engine = QueryEngine { ctx, rt, enricher };
         let mut flows = engine.rt.block_on(engine.ctx.table(FILES_TABLE))?;
         if let Some(w) = window {
             flows = flows.filter(col("time_start").gt_eq(ts_lit(w.start_ms)))?;
@@ -99,8 +109,28 @@ impl QueryEngine {
                 flows = flows.filter(col("time_start").lt(ts_lit(w.end_ms)))?;
             }
         }
+        if let Some(e) = &engine.enricher {
+            for f in [
+                RegistryFn::country(e.clone()),
+                RegistryFn::asn(e.clone()),
+                RegistryFn::as_org(e.clone()),
+            ] {
+                engine.ctx.register_udf(f);
+            }
+            flows = flows.select(enriched_columns(e))?;
+        }
         engine.ctx.register_table("flows", flows.into_view())?;
         Ok(engine)
+    }
+
+    /// The organisation behind an AS number, when a registry is configured.
+    pub fn as_org(&self, asn: u32) -> Option<String> {
+        self.enricher.as_ref()?.as_org(asn).map(str::to_owned)
+    }
+
+    /// Whether a registry answers for flows stored without one.
+    pub fn has_registry(&self) -> bool {
+        self.enricher.is_some()
     }
 
     fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
@@ -280,6 +310,42 @@ impl QueryEngine {
     }
 }
 
+/// The stored columns, with the registry's answers where a flow was stored
+/// without them: a null country was never looked up, and then neither was a
+/// missing AS number. Flows enriched at ingest keep what was known then.
+fn enriched_columns(e: &Arc<dyn Enricher>) -> Vec<DfExpr> {
+    let country = RegistryFn::country(e.clone());
+    let asn = RegistryFn::asn(e.clone());
+    let fill_country = |c: &str, ip: &str| {
+        when(col(c).is_null(), country.call(vec![col(ip)]))
+            .otherwise(col(c))
+            .unwrap_or_else(|_| col(c))
+    };
+    let fill_as = |a: &str, c: &str, ip: &str| {
+        when(
+            col(c).is_null().and(col(a).eq(lit(0u32))),
+            asn.call(vec![col(ip)]),
+        )
+        .otherwise(col(a))
+        .unwrap_or_else(|_| col(a))
+    };
+    flow_schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let name = f.name().as_str();
+            let e = match name {
+                "src_country" => fill_country(name, "src_ip"),
+                "dst_country" => fill_country(name, "dst_ip"),
+                "src_as" => fill_as(name, "src_country", "src_ip"),
+                "dst_as" => fill_as(name, "dst_country", "dst_ip"),
+                _ => return col(name),
+            };
+            e.alias(name)
+        })
+        .collect()
+}
+
 /// A per-flow order value for listings.
 fn flow_order(o: Order) -> DfExpr {
     let args = || {
@@ -369,12 +435,8 @@ fn key_exprs(k: &Key) -> Result<Vec<DfExpr>, QueryError> {
                 k.name()
             )))
         }
-        Key::SrcGeo | Key::DstGeo => {
-            return Err(QueryError::User(format!(
-                "{} needs the registry (countries are not stored yet)",
-                k.name()
-            )))
-        }
+        Key::SrcGeo => vec![col("src_country")],
+        Key::DstGeo => vec![col("dst_country")],
     })
 }
 
@@ -388,6 +450,7 @@ fn decode_key(k: &Key, b: &RecordBatch, c: usize, r: usize) -> Value {
             Value::Net(addr, if v4 { len.min(32) } else { len.min(128) })
         }
         Key::TimeBin(_) => Value::Time(a.as_primitive::<Int64Type>().value(r)),
+        Key::SrcGeo | Key::DstGeo => Value::Country(country(a, r)),
         _ => match a.data_type() {
             DataType::FixedSizeBinary(16) => Value::Addr(addr(a, r)),
             _ => Value::Uint(uint(a, r)),
@@ -403,6 +466,18 @@ fn addr(a: &ArrayRef, r: usize) -> Addr {
         }
     }
     u128::from_be_bytes(bytes)
+}
+
+fn country(a: &ArrayRef, r: usize) -> [u8; 2] {
+    let text = match a.data_type() {
+        DataType::Utf8 if a.is_valid(r) => a.as_string::<i32>().value(r),
+        DataType::Utf8View if a.is_valid(r) => a.as_string_view().value(r),
+        _ => return COUNTRY_NONE,
+    };
+    match text.as_bytes() {
+        [x, y] => [*x, *y],
+        _ => COUNTRY_NONE,
+    }
 }
 
 /// An unsigned count or key of any integer type (0 when null).

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use flowhound_model::{addr_to_ip, Addr};
+use flowhound_model::{addr_to_ip, country_str, Addr};
 
 use crate::error::QueryError;
 
@@ -35,7 +35,7 @@ pub enum Key {
     Flags,
     SrcNet(NetLen),
     DstNet(NetLen),
-    /// Countries: need the registry, not stored yet.
+    /// Countries, from the registry (at ingest, or now for older flows).
     SrcGeo,
     DstGeo,
     /// `time_start` floored to a bin of this many milliseconds.
@@ -313,12 +313,6 @@ impl StatSpec {
             }
             orders.push(Order::parse(p)?);
         }
-        if let Element::Key(k @ (Key::SrcGeo | Key::DstGeo)) = element {
-            return Err(QueryError::User(format!(
-                "-s {}: needs the registry (countries are not stored yet)",
-                k.name()
-            )));
-        }
         if orders.is_empty() {
             orders.push(Order::Flows);
         }
@@ -350,6 +344,9 @@ pub enum Value {
     Uint(u64),
     /// A time, Unix ms (time bins).
     Time(i64),
+    /// A country code; `??` where the registry did not know the address
+    /// or none was asked.
+    Country([u8; 2]),
 }
 
 impl fmt::Display for Value {
@@ -359,6 +356,7 @@ impl fmt::Display for Value {
             Value::Net(a, l) => write!(f, "{}/{l}", addr_to_ip(*a)),
             Value::Uint(n) => write!(f, "{n}"),
             Value::Time(t) => write!(f, "{t}"),
+            Value::Country(c) => f.write_str(country_str(c).unwrap_or("??")),
         }
     }
 }

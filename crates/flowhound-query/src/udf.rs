@@ -6,8 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{TimestampMillisecondType, UInt64Type, UInt8Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, StringArray, UInt64Array};
+use arrow_array::types::{TimestampMillisecondType, UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, StringArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::DataType;
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -15,7 +17,9 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use flowhound_filter::{counter_value, AddrSet, CounterField};
-use flowhound_model::{addr_from_v4, addr_from_v6, addr_to_ip, Addr, FlowRecord};
+use flowhound_model::{
+    addr_from_v4, addr_from_v6, addr_to_ip, Addr, Enricher, FlowRecord, COUNTRY_UNKNOWN,
+};
 
 /// All arguments as arrays of `rows` rows.
 fn arrays(args: &ScalarFunctionArgs) -> Result<Vec<ArrayRef>> {
@@ -355,5 +359,134 @@ impl ScalarUDFImpl for IpMask {
         });
         let out = FixedSizeBinaryArray::try_from_sparse_iter_with_size(v, 16)?;
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// What a registry function asks of the [`Enricher`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum RegistryKind {
+    /// `country(ip)`: ISO code, `??` when unknown.
+    Country,
+    /// `asn(ip)`: AS number, 0 when unknown.
+    Asn,
+    /// `as_org(asn)`: the AS's organisation, null when unknown.
+    AsOrg,
+}
+
+/// `country(ip)`, `asn(ip)`, `as_org(asn)`: the registries of `--config`,
+/// for flows stored before a registry existed and for SQL users.
+pub(crate) struct RegistryFn {
+    kind: RegistryKind,
+    enricher: Arc<dyn Enricher>,
+    signature: Signature,
+}
+
+impl std::fmt::Debug for RegistryFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryFn")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl PartialEq for RegistryFn {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && Arc::ptr_eq(&self.enricher, &other.enricher)
+    }
+}
+impl Eq for RegistryFn {}
+impl Hash for RegistryFn {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.kind.hash(state);
+    }
+}
+
+impl RegistryFn {
+    fn udf(kind: RegistryKind, enricher: Arc<dyn Enricher>) -> ScalarUDF {
+        let arg = match kind {
+            RegistryKind::Country | RegistryKind::Asn => DataType::FixedSizeBinary(16),
+            RegistryKind::AsOrg => DataType::UInt32,
+        };
+        ScalarUDF::new_from_impl(RegistryFn {
+            kind,
+            enricher,
+            signature: Signature::exact(vec![arg], Volatility::Immutable),
+        })
+    }
+
+    /// `country(ip)`.
+    pub(crate) fn country(enricher: Arc<dyn Enricher>) -> ScalarUDF {
+        Self::udf(RegistryKind::Country, enricher)
+    }
+
+    /// `asn(ip)`.
+    pub(crate) fn asn(enricher: Arc<dyn Enricher>) -> ScalarUDF {
+        Self::udf(RegistryKind::Asn, enricher)
+    }
+
+    /// `as_org(asn)`.
+    pub(crate) fn as_org(enricher: Arc<dyn Enricher>) -> ScalarUDF {
+        Self::udf(RegistryKind::AsOrg, enricher)
+    }
+}
+
+impl ScalarUDFImpl for RegistryFn {
+    fn name(&self) -> &str {
+        match self.kind {
+            RegistryKind::Country => "country",
+            RegistryKind::Asn => "asn",
+            RegistryKind::AsOrg => "as_org",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(match self.kind {
+            RegistryKind::Country | RegistryKind::AsOrg => DataType::Utf8,
+            RegistryKind::Asn => DataType::UInt32,
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = arrays(&args)?;
+        let e = self.enricher.as_ref();
+        if args.number_rows > 0 {
+            if let Err(why) = e.ready() {
+                return exec_err!("the registry cannot be read: {why}");
+            }
+        }
+        let out: ArrayRef = match self.kind {
+            RegistryKind::Country => {
+                let col = fixed16(&a[0])?;
+                let codes: StringArray = (0..col.len())
+                    .map(|i| {
+                        col.is_valid(i).then(|| {
+                            let c = e.country(addr_at(col, i)).unwrap_or(COUNTRY_UNKNOWN);
+                            String::from_utf8_lossy(&c).into_owned()
+                        })
+                    })
+                    .collect();
+                Arc::new(codes)
+            }
+            RegistryKind::Asn => {
+                let col = fixed16(&a[0])?;
+                let n: UInt32Array = (0..col.len())
+                    .map(|i| {
+                        col.is_valid(i)
+                            .then(|| e.as_number(addr_at(col, i)).unwrap_or(0))
+                    })
+                    .collect();
+                Arc::new(n)
+            }
+            RegistryKind::AsOrg => {
+                let col = a[0].as_primitive_opt::<UInt32Type>();
+                let Some(col) = col else {
+                    return exec_err!("as_org takes an AS number, got {}", a[0].data_type());
+                };
+                let names: StringArray = col.iter().map(|n| n.and_then(|n| e.as_org(n))).collect();
+                Arc::new(names)
+            }
+        };
+        Ok(ColumnarValue::Array(out))
     }
 }

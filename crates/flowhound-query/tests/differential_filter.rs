@@ -252,7 +252,7 @@ fn engine_selects_what_the_evaluator_matches() {
     ParquetWriter::new(dir.path(), WriteOptions::default())
         .write(&[batch.to_record_batch()])
         .expect("write parquet");
-    let engine = QueryEngine::open(&LocalStore::new(dir.path()), None).expect("engine");
+    let engine = QueryEngine::open(&LocalStore::new(dir.path()), None, None).expect("engine");
     let list = filters(&flows);
     assert!(list.len() >= 100, "{} filters", list.len());
     let mut nonempty = 0;
@@ -298,7 +298,7 @@ fn window_limits_the_table() {
         .write(&[batch.to_record_batch()])
         .expect("write parquet");
     let w = flowhound_store::TimeWindow::new(START + 60_000, START + 120_000);
-    let engine = QueryEngine::open(&LocalStore::new(dir.path()), Some(w)).expect("engine");
+    let engine = QueryEngine::open(&LocalStore::new(dir.path()), Some(w), None).expect("engine");
     let t = engine.totals(&parse("").expect("empty")).expect("totals");
     let want = flows.iter().filter(|f| w.contains(f.time_start)).count() as u64;
     assert_eq!(t.flows, want);

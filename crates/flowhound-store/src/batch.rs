@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{
-    Array, ArrayRef, FixedSizeBinaryArray, PrimitiveArray, RecordBatch, TimestampMillisecondArray,
+    new_null_array, Array, ArrayRef, FixedSizeBinaryArray, PrimitiveArray, RecordBatch,
+    StringArray, TimestampMillisecondArray,
 };
 use arrow_buffer::{Buffer, ScalarBuffer};
-use arrow_schema::SchemaRef;
-use flowhound_model::{flow_schema, Addr, FlowRecord, FlowSink};
+use arrow_schema::{DataType, SchemaRef};
+use flowhound_model::{
+    country_str, flow_schema, Addr, Enricher, FlowRecord, FlowSink, COUNTRY_NONE, COUNTRY_UNKNOWN,
+};
 
 use crate::StoreError;
 
@@ -47,6 +51,9 @@ macro_rules! native {
     (u64) => {
         u64
     };
+    (cc) => {
+        [u8; 2]
+    };
 }
 
 macro_rules! cell {
@@ -66,6 +73,9 @@ macro_rules! array {
     };
     (addr, $v:expr, $tz:expr) => {
         Arc::new(FixedSizeBinaryArray::new(16, Buffer::from_vec($v), None)) as ArrayRef
+    };
+    (cc, $v:expr, $tz:expr) => {
+        country_array(&$v)
     };
     ($kind:ident, $v:expr, $tz:expr) => {
         Arc::new(PrimitiveArray::<arrow_type!($kind)>::new(
@@ -98,6 +108,9 @@ macro_rules! view {
     (addr, $batch:expr, $name:expr, $ctx:expr) => {
         fsb_column($batch, $name, $ctx)?
     };
+    (cc, $batch:expr, $name:expr, $ctx:expr) => {
+        country_column($batch, $name, $ctx)?
+    };
     ($kind:ident, $batch:expr, $name:expr, $ctx:expr) => {
         primitive_column::<arrow_type!($kind)>($batch, $name, $ctx)?
     };
@@ -106,6 +119,9 @@ macro_rules! view {
 macro_rules! read {
     (addr, $view:expr, $i:expr) => {
         addr_from_slice(&$view[$i * 16..$i * 16 + 16])
+    };
+    (cc, $view:expr, $i:expr) => {
+        country_at($view, $i)
     };
     ($kind:ident, $view:expr, $i:expr) => {
         $view[$i]
@@ -246,9 +262,76 @@ flow_batch! {
     src_mac: u64,
     dst_mac: u64,
     sampling_rate: u32,
+    src_country: cc,
+    dst_country: cc,
+}
+
+/// A country column: null where no registry was asked. A batch without
+/// any enrichment (no registry configured) is one null array.
+fn country_array(v: &[[u8; 2]]) -> ArrayRef {
+    if v.iter().all(|c| *c == COUNTRY_NONE) {
+        return new_null_array(&DataType::Utf8, v.len());
+    }
+    let mut b = StringBuilder::with_capacity(v.len(), v.len() * 2);
+    for c in v {
+        match country_str(c) {
+            Some(s) => b.append_value(s),
+            None => b.append_null(),
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// A country column found by name; files written before countries were
+/// stored have none, and read back as [`COUNTRY_NONE`].
+fn country_column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    ctx: &str,
+) -> Result<Option<&'a StringArray>, StoreError> {
+    match batch.column_by_name(name) {
+        None => Ok(None),
+        Some(col) => col
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::schema(ctx, format!("column {name} is {}", col.data_type()))
+            }),
+    }
+}
+
+fn country_at(col: Option<&StringArray>, i: usize) -> [u8; 2] {
+    match col {
+        Some(a) if a.is_valid(i) => match a.value(i).as_bytes() {
+            [x, y] => [*x, *y],
+            _ => COUNTRY_UNKNOWN,
+        },
+        _ => COUNTRY_NONE,
+    }
 }
 
 impl FlowBatch {
+    /// Ask `enricher` about the flows from index `from` on: countries, and
+    /// AS numbers where the exporter sent none. Column-wise, in place.
+    pub fn enrich(&mut self, from: usize, enricher: &dyn Enricher) {
+        let n = self.len();
+        for i in from.min(n)..n {
+            let mut f = FlowRecord {
+                src_ip: read_own!(addr, self.src_ip[i]),
+                dst_ip: read_own!(addr, self.dst_ip[i]),
+                src_as: self.src_as[i],
+                dst_as: self.dst_as[i],
+                ..FlowRecord::default()
+            };
+            enricher.enrich(&mut f);
+            self.src_as[i] = f.src_as;
+            self.dst_as[i] = f.dst_as;
+            self.src_country[i] = f.src_country;
+            self.dst_country[i] = f.dst_country;
+        }
+    }
+
     fn finish(&self, columns: Vec<ArrayRef>) -> RecordBatch {
         // The columns are built from the schema's own field list above, so a
         // mismatch is a bug in this file, caught by the round-trip tests.

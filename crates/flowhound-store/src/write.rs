@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::types::{TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
 use arrow_array::{
-    ArrayRef, ArrowPrimitiveType, FixedSizeBinaryArray, PrimitiveArray, RecordBatch,
-    TimestampMillisecondArray,
+    new_null_array, Array, ArrayRef, ArrowPrimitiveType, FixedSizeBinaryArray, PrimitiveArray,
+    RecordBatch, StringArray, TimestampMillisecondArray,
 };
 use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_schema::DataType;
@@ -449,6 +450,7 @@ fn gather(batches: &[RecordBatch], rows: &[Row]) -> Result<RecordBatch, StoreErr
             DataType::UInt16 => prim_array::<UInt16Type>(batches, c, rows)?,
             DataType::UInt32 => prim_array::<UInt32Type>(batches, c, rows)?,
             DataType::UInt64 => prim_array::<UInt64Type>(batches, c, rows)?,
+            DataType::Utf8 => gather_strings(batches, c, rows)?,
             other => {
                 return Err(StoreError::schema(
                     "parquet write",
@@ -460,6 +462,39 @@ fn gather(batches: &[RecordBatch], rows: &[Row]) -> Result<RecordBatch, StoreErr
     }
     RecordBatch::try_new(schema, columns)
         .map_err(|e| StoreError::schema("parquet write", e.to_string()))
+}
+
+/// A text column (the countries) in row order; all-null columns (no
+/// registry) stay one null array.
+fn gather_strings(batches: &[RecordBatch], c: usize, rows: &[Row]) -> Result<ArrayRef, StoreError> {
+    let cols: Vec<&StringArray> = batches
+        .iter()
+        .map(|b| {
+            b.column(c)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| {
+                    StoreError::schema(
+                        "parquet write",
+                        format!("column {c} is {}, not text", b.column(c).data_type()),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    if cols.iter().all(|a| a.null_count() == a.len()) {
+        return Ok(new_null_array(&DataType::Utf8, rows.len()));
+    }
+    let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 2);
+    for r in rows {
+        let a = cols[r.batch as usize];
+        let i = r.row as usize;
+        if a.is_valid(i) {
+            b.append_value(a.value(i));
+        } else {
+            b.append_null();
+        }
+    }
+    Ok(Arc::new(b.finish()))
 }
 
 fn prim_array<T: ArrowPrimitiveType>(

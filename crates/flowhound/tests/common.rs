@@ -168,3 +168,50 @@ pub fn summary(data: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("summary JSON")
 }
+
+/// `../shared/registry` beside the clone. Missing, the test is skipped with
+/// a message, except where `FLOWHOUND_REQUIRE_SHARED` is set (CI's test
+/// script sets it): there a missing registry fails the test.
+pub fn shared_registry() -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    if dir.join("geo-whois-asn-country.mmdb").exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("FLOWHOUND_REQUIRE_SHARED").is_none(),
+        "../shared/registry is missing and FLOWHOUND_REQUIRE_SHARED is set"
+    );
+    eprintln!("skipping: ../shared/registry is missing");
+    None
+}
+
+/// A config naming the shared registry files (country MaxMind DB, AS CSVs).
+pub fn registry_config(dir: &Path, registry: &Path) -> std::path::PathBuf {
+    let config = dir.join("flowhound.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\ninternal = [\"10.0.0.0/8\"]\n[registry]\n\
+             country = \"{0}/geo-whois-asn-country.mmdb\"\n\
+             asn = [\"{0}/asn-ipv4.csv\", \"{0}/asn-ipv6.csv\"]\n",
+            registry.display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// `flowhound [--config FILE] query --data DIR ARGS…` as JSON.
+pub fn query_json(config: Option<&Path>, data: &Path, args: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(bin());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    let out = run_ok(cmd.arg("query").arg("--data").arg(data).args(args));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "query printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

@@ -6,17 +6,9 @@ use std::process::Command;
 
 use common::*;
 
-fn registry() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
-    dir.join("geo-whois-asn-country.mmdb")
-        .exists()
-        .then_some(dir)
-}
-
 #[test]
 fn whois_answers_from_registries_and_inventory() {
-    let Some(reg) = registry() else {
-        eprintln!("skipping: ../shared/registry is missing");
+    let Some(reg) = shared_registry() else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

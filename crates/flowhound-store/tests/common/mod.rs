@@ -62,6 +62,9 @@ pub fn flow(i: u64, time_start: i64) -> FlowRecord {
         src_mac: 0x0000_0200_0000_0000 | i,
         dst_mac: 0x0000_ffff_ffff_ffff - i,
         sampling_rate: 1 + (i % 2) as u32 * 99,
+        // Not asked, not known, and two countries: nulls must round-trip.
+        src_country: [[0, 0], *b"??", *b"DE", *b"US"][i as usize % 4],
+        dst_country: [*b"NL", [0, 0], *b"BR"][i as usize % 3],
     }
 }
 

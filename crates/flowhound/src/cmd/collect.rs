@@ -1,14 +1,17 @@
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use flowhound_collect::{start, CollectConfig};
+use flowhound_model::Enricher;
 use tracing::info;
 
 use crate::args::CollectArgs;
 
-pub fn run(a: CollectArgs) -> anyhow::Result<()> {
+pub fn run(a: CollectArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
     let mut config = CollectConfig::new(a.listen, a.data);
+    config.enricher = enricher;
     config.rcvbuf = usize::try_from(a.rcvbuf).unwrap_or(usize::MAX);
     config.metrics = a.metrics;
     config.file_interval = a.file_interval;

@@ -3,15 +3,17 @@
 //! traffic with a spam bot in it, then what was stored.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use flowhound_collect::{start, CollectConfig};
 use flowhound_generate::{send, Proto, Scenario, SendConfig};
+use flowhound_model::Enricher;
 
 use crate::args::{DemoArgs, Format, SummaryArgs};
 
-pub fn run(a: DemoArgs) -> anyhow::Result<()> {
+pub fn run(a: DemoArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
     let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
         Some(d) => (d, None),
         None => {
@@ -28,6 +30,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
 
     let mut config = CollectConfig::new(vec!["127.0.0.1:0".parse()?], data.clone());
     config.file_interval = Duration::from_secs(5);
+    config.enricher = enricher;
     let running = start(config).context("cannot start the collector")?;
     let to = running.listen[0];
     println!("collector listening on udp {to}");

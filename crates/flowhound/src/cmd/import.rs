@@ -1,11 +1,13 @@
 use std::collections::HashMap;
 use std::fs::File;
+use std::sync::Arc;
 
 use anyhow::Context;
 use flowhound_collect::exporters::merge_book;
 use flowhound_collect::metrics::Metrics;
 use flowhound_collect::pcap::for_each_datagram;
 use flowhound_collect::Ingest;
+use flowhound_model::Enricher;
 use flowhound_store::{ParquetWriter, WriteOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -15,14 +17,14 @@ use crate::units::user;
 /// Flush decoded flows to Parquet every this many rows, to bound memory.
 const FLUSH_ROWS: usize = 2_000_000;
 
-pub fn run(a: ImportPcapArgs) -> anyhow::Result<()> {
+pub fn run(a: ImportPcapArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
     let writer = ParquetWriter::new(&a.data, WriteOptions::default());
     let metrics = Metrics::default();
     // One template cache for all files: captures split into a template file
     // and a data file (replay the template file first) decode together.
-    let mut ingest = Ingest::new();
+    let mut ingest = Ingest::new().with_enricher(enricher);
     let mut pending = Vec::new();
     let mut pending_rows = 0;
     let mut written = 0u64;

@@ -12,14 +12,15 @@ mod whois;
 use crate::args::{Args, Command, ImportCommand, RegistryCommand};
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.config.as_deref();
     match args.command {
-        Command::Collect(a) => collect::run(a),
+        Command::Collect(a) => collect::run(a, whois::enricher_loaded(config)?),
         Command::Summary(a) => summary::run(a),
-        Command::Import(ImportCommand::Pcap(a)) => import::run(a),
+        Command::Import(ImportCommand::Pcap(a)) => import::run(a, whois::enricher_loaded(config)?),
         Command::Generate(a) => generate::run(a),
-        Command::Demo(a) => demo::run(a),
-        Command::Query(a) => query::run(a),
-        Command::Sql(a) => sql::run(a),
+        Command::Demo(a) => demo::run(a, whois::enricher_loaded(config)?),
+        Command::Query(a) => query::run(a, whois::enricher(config)?),
+        Command::Sql(a) => sql::run(a, whois::enricher(config)?),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }

@@ -1,11 +1,13 @@
 //! `flowhound query`: nfdump's filters, statistics (`-s`), aggregation
 //! (`-A`, `-a`) and listings, plus time bins and distinct counts.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context;
 use flowhound_filter::Filter;
-use flowhound_model::{addr_to_ip, FlowRecord};
+use flowhound_model::{addr_to_ip, Enricher, FlowRecord};
 use flowhound_query::{
     AggRow, Aggregate, Cell, Element, Key, Order, QueryEngine, QueryError, StatSpec, Table, Totals,
     Value,
@@ -16,9 +18,9 @@ use serde_json::{json, Map, Value as Json};
 use crate::args::{QueryArgs, QueryFormat};
 use crate::units::{human, time, user};
 
-pub fn run(a: QueryArgs) -> anyhow::Result<()> {
+pub fn run(a: QueryArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
     let filter = read_filter(a.filter_file.as_deref(), &a.filter)?;
-    let engine = open(&a.data, a.window.as_deref())?;
+    let engine = open(&a.data, a.window.as_deref(), enricher)?;
     let distinct = match &a.distinct {
         Some(d) => Key::parse_fields(d).map_err(query_err)?,
         None => Vec::new(),
@@ -105,7 +107,11 @@ pub fn read_filter(file: Option<&std::path::Path>, words: &[String]) -> anyhow::
 }
 
 /// The engine over the flows of the window.
-pub fn open(data: &std::path::Path, window: Option<&str>) -> anyhow::Result<QueryEngine> {
+pub fn open(
+    data: &std::path::Path,
+    window: Option<&str>,
+    enricher: Option<Arc<dyn Enricher>>,
+) -> anyhow::Result<QueryEngine> {
     if !data.is_dir() {
         return Err(user(format!(
             "data directory {} does not exist",
@@ -116,7 +122,7 @@ pub fn open(data: &std::path::Path, window: Option<&str>) -> anyhow::Result<Quer
         .map(parse_window)
         .transpose()
         .map_err(|e| user(e.to_string()))?;
-    QueryEngine::open(&LocalStore::new(data), window)
+    QueryEngine::open(&LocalStore::new(data), window, enricher)
         .map_err(query_err)
         .with_context(|| format!("cannot query {}", data.display()))
 }
@@ -270,6 +276,7 @@ fn statistics(
             tables.push((spec.element, order, rows));
         }
     }
+    let orgs = as_orgs(engine, &tables);
     match format {
         QueryFormat::Json => {
             let stats: Vec<Json> = tables
@@ -278,7 +285,7 @@ fn statistics(
                     json!({
                         "element": e.name(),
                         "order": o.name(),
-                        "rows": stat_json_rows(*e, rows, distinct),
+                        "rows": stat_json_rows(*e, rows, distinct, &orgs),
                     })
                 })
                 .collect();
@@ -287,7 +294,7 @@ fn statistics(
         }
         QueryFormat::Ndjson => {
             for (e, o, rows) in &tables {
-                for mut r in stat_json_rows(*e, rows, distinct) {
+                for mut r in stat_json_rows(*e, rows, distinct, &orgs) {
                     if let Json::Object(m) = &mut r {
                         m.insert("statistic".into(), json!(e.name()));
                         m.insert("order".into(), json!(o.name()));
@@ -368,7 +375,7 @@ fn statistics(
                             title(e),
                             o.name()
                         )?;
-                        stat_table(*k, rows, &totals, distinct, out)?;
+                        stat_table(*k, rows, &totals, distinct, &orgs, out)?;
                     }
                 }
                 writeln!(out)?;
@@ -379,14 +386,52 @@ fn statistics(
     Ok(())
 }
 
-fn stat_json_rows(e: Element, rows: &StatRows, distinct: &[Key]) -> Vec<Json> {
+/// Whether a key's values are AS numbers (shown with their organisation).
+fn is_as(k: Key) -> bool {
+    matches!(k, Key::SrcAs | Key::DstAs | Key::As)
+}
+
+/// The organisations behind the AS numbers the statistics show, from the
+/// registry of `--config` (none without one).
+fn as_orgs(engine: &QueryEngine, tables: &[(Element, Order, StatRows)]) -> HashMap<u64, String> {
+    let mut orgs = HashMap::new();
+    for (_, _, rows) in tables {
+        if let StatRows::Groups(k, rows) = rows {
+            if !is_as(*k) {
+                continue;
+            }
+            for r in rows {
+                if let Value::Uint(n) = r.keys[0] {
+                    if let std::collections::hash_map::Entry::Vacant(v) = orgs.entry(n) {
+                        if let Some(name) = u32::try_from(n).ok().and_then(|n| engine.as_org(n)) {
+                            v.insert(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    orgs
+}
+
+fn stat_json_rows(
+    e: Element,
+    rows: &StatRows,
+    distinct: &[Key],
+    orgs: &HashMap<u64, String>,
+) -> Vec<Json> {
     match rows {
         StatRows::Flows(flows) => flows.iter().map(flow_json).collect(),
-        StatRows::Groups(_, rows) => rows
+        StatRows::Groups(k, rows) => rows
             .iter()
             .map(|r| {
                 let mut m = Map::new();
                 m.insert(e.name().into(), json_value(&r.keys[0]));
+                if let (true, Value::Uint(n)) = (is_as(*k), r.keys[0]) {
+                    if let Some(org) = orgs.get(&n) {
+                        m.insert("as_org".into(), json!(org));
+                    }
+                }
                 group_json(&mut m, r, distinct);
                 Json::Object(m)
             })
@@ -419,6 +464,7 @@ fn stat_table(
     rows: &[AggRow],
     t: &Totals,
     distinct: &[Key],
+    orgs: &HashMap<u64, String>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     write!(
@@ -437,6 +483,9 @@ fn stat_table(
     )?;
     for d in distinct {
         write!(out, " {:>10}", format!("#{}", d.name()))?;
+    }
+    if is_as(k) && !orgs.is_empty() {
+        write!(out, "  Organisation")?;
     }
     writeln!(out)?;
     for r in rows {
@@ -466,6 +515,11 @@ fn stat_table(
         )?;
         for n in &r.distinct {
             write!(out, " {n:>10}")?;
+        }
+        if let (true, Value::Uint(n)) = (is_as(k), r.keys[0]) {
+            if let Some(org) = orgs.get(&n) {
+                write!(out, "  {org}")?;
+            }
         }
         writeln!(out)?;
     }
@@ -541,6 +595,7 @@ fn listing(flows: &[FlowRecord], format: QueryFormat, out: &mut impl Write) -> a
                     .iter()
                     .map(|n| match &v[n.as_str()] {
                         Json::String(s) => s.clone(),
+                        Json::Null => String::new(),
                         other => other.to_string(),
                     })
                     .collect();

@@ -1,4 +1,7 @@
 use std::io::Write;
+use std::sync::Arc;
+
+use flowhound_model::Enricher;
 
 use flowhound_enrich::{parse_addr, whois, Config, Registry, Site};
 
@@ -11,6 +14,36 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Option<Conf
         None => Ok(None),
         Some(p) => Config::load(p).map(Some).map_err(|e| user(e.to_string())),
     }
+}
+
+/// The registries of `--config`, as the flow path asks them (collector,
+/// import, queries); `None` without a config or without registry files.
+///
+/// Read on first use: a query that asks no country or AS starts at once.
+/// The collector reads them before it listens ([`Enricher::ready`]), so that
+/// a bad file stops it at the start, not at the first flow.
+pub fn enricher(config: Option<&std::path::Path>) -> anyhow::Result<Option<Arc<dyn Enricher>>> {
+    let Some(c) = load_config(config)? else {
+        return Ok(None);
+    };
+    let r = &c.registry;
+    if r.country.is_empty() && r.asn.is_empty() && r.rir.is_empty() {
+        return Ok(None);
+    }
+    let registry = c.lazy_registry().map_err(|e| user(e.to_string()))?;
+    Ok(Some(Arc::new(registry)))
+}
+
+/// [`enricher`], read now: for the collector and importer, which ask it
+/// about every flow.
+pub fn enricher_loaded(
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<Option<Arc<dyn Enricher>>> {
+    let e = enricher(config)?;
+    if let Some(e) = &e {
+        e.ready().map_err(user)?;
+    }
+    Ok(e)
 }
 
 pub fn run(a: WhoisArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
