@@ -13,6 +13,7 @@
 mod compile;
 mod engine;
 mod error;
+mod host;
 mod stat;
 mod summary;
 mod table;
@@ -20,6 +21,10 @@ mod udf;
 
 pub use engine::QueryEngine;
 pub use error::QueryError;
+pub use host::{
+    host_report, HostBin, HostOptions, HostReport, HostTotals, HourPeers, Peer, PeerCountry,
+    PortOffered, PortUsed, ReportWindow, HOUR_MS, MAX_BINS,
+};
 pub use stat::{AggRow, Aggregate, Element, Key, NetLen, Order, StatSpec, Totals, Value};
 pub use summary::{summary, ExporterSummary, Summary};
 pub use table::{Cell, Table};
