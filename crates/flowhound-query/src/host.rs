@@ -425,7 +425,7 @@ fn fill_bins(
     let count = (hi - lo) / bin_ms + 1;
     if count > MAX_BINS {
         return Err(QueryError::User(format!(
-            "a bin of {} s gives {count} bins over the window; at most {MAX_BINS}: \
+            "a bin of {} s gives {count} bins; at most {MAX_BINS}: \
              choose a larger bin or a shorter window",
             bin_ms as f64 / 1000.0
         )));
@@ -559,7 +559,7 @@ fn peer_countries(
     notes: &mut Vec<String>,
 ) -> Result<Option<Vec<PeerCountry>>, QueryError> {
     notes.push(
-        "countries: not available yet (the store has no country columns; \
+        "peer countries: not available yet (the store has no country columns; \
          `flowhound whois` tells one address's country)"
             .into(),
     );

@@ -3,6 +3,7 @@
 mod collect;
 mod demo;
 mod generate;
+mod host;
 mod import;
 mod query;
 mod sql;
@@ -20,6 +21,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Query(a) => query::run(a),
         Command::Sql(a) => sql::run(a),
+        Command::Host(a) => host::run(a),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }
