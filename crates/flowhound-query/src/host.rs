@@ -559,8 +559,8 @@ fn peer_countries(
     notes: &mut Vec<String>,
 ) -> Result<Option<Vec<PeerCountry>>, QueryError> {
     notes.push(
-        "peer countries: not available yet (the store has no country columns; \
-         `flowhound whois` tells one address's country)"
+        "peer countries: not available yet (no country columns stored; \
+         try `flowhound whois IP`)"
             .into(),
     );
     Ok(None)

@@ -11,7 +11,7 @@ use flowhound_store::parse_window;
 
 use super::query::{open, proto_name, query_err};
 use crate::args::{Format, HostArgs};
-use crate::units::{human, time, user};
+use crate::units::{human, user};
 
 pub fn run(a: HostArgs) -> anyhow::Result<()> {
     let ip: IpAddr = a.address.trim().parse().map_err(|_| {
@@ -149,7 +149,13 @@ fn totals_line(label: &str, t: &HostTotals) -> String {
         human(t.bytes)
     );
     if t.flows > 0 {
-        let _ = write!(s, "   {} – {}", time(t.first_ms), time(t.last_ms));
+        let (first, last) = (when(t.first_ms), when(t.last_ms));
+        // The last time without its date when it is the first's.
+        let last = match (first.split_once(' '), last.split_once(' ')) {
+            (Some((d1, _)), Some((d2, t2))) if d1 == d2 => t2.to_string(),
+            _ => last,
+        };
+        let _ = write!(s, "   {first} – {last}");
     }
     s
 }
