@@ -280,6 +280,11 @@ impl AddrSet {
     pub(crate) fn is_empty(&self) -> bool {
         self.map.len() == 0
     }
+
+    /// The set as sorted, disjoint inclusive ranges.
+    pub(crate) fn ranges(&self) -> Vec<(u128, u128)> {
+        self.map.iter().map(|r| (r.0, r.1)).collect()
+    }
 }
 
 #[cfg(test)]

@@ -207,6 +207,11 @@ impl Site {
         self.internal.contains(a)
     }
 
+    /// The internal networks, as inclusive address ranges.
+    pub fn internal_ranges(&self) -> Vec<(Addr, Addr)> {
+        self.internal.ranges()
+    }
+
     /// Whether the site lists any internal network at all.
     pub fn has_internal(&self) -> bool {
         !self.internal.is_empty()

@@ -13,6 +13,8 @@
 mod compile;
 mod engine;
 mod error;
+mod host;
+mod profile;
 mod stat;
 mod summary;
 mod table;
@@ -20,6 +22,11 @@ mod udf;
 
 pub use engine::QueryEngine;
 pub use error::QueryError;
+pub use host::{
+    host_report, HostBin, HostOptions, HostReport, HostTotals, HourPeers, Peer, PortOffered,
+    PortUsed, ReportWindow, HOUR_MS, MAX_BINS,
+};
+pub use profile::{foreign_profile, Baseline, ForeignProfile, PeerCountry, RARE_PER_MILLE};
 pub use stat::{AggRow, Aggregate, Element, Key, NetLen, Order, StatSpec, Totals, Value};
 pub use summary::{summary, ExporterSummary, Summary};
 pub use table::{Cell, Table};

@@ -46,6 +46,9 @@ pub enum Command {
     Query(QueryArgs),
     /// Run SQL over the stored flows (the table `flows`).
     Sql(SqlArgs),
+    /// One machine's story: its flows over time, the ports it used and
+    /// offered, its peers.
+    Host(HostArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -227,6 +230,31 @@ pub struct SqlArgs {
     /// The statement, e.g. "SELECT ip_str(src_ip) AS src, count(*) FROM flows GROUP BY 1".
     #[arg(value_name = "SQL")]
     pub query: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HostArgs {
+    /// The host's IPv4 or IPv6 address.
+    #[arg(value_name = "IP")]
+    pub address: String,
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Time window (flow time): 2026/11/26.14:00:00-2026/11/26.15:00:00 or ISO 8601 start/end.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Rows of the ports and peers tables (0 for all).
+    #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Time bin of the flows over time, e.g. 5m (default: 24 to 60 bins over the window).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub bin: Option<std::time::Duration>,
+    /// Also write a chart of the flows out and in per bin as SVG.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
 }
 
 #[derive(clap::Args, Debug)]

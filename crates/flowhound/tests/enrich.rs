@@ -206,6 +206,72 @@ fn countries_and_as_numbers_at_ingest_and_at_query_time_match_the_registry() {
         stored.len() as u64 - top_n
     );
 
+    // `flowhound host`'s peer countries: the other side of every flow of
+    // the bot, in both directions, looked up by the second reader.
+    let mut peers_want: BTreeMap<String, u64> = BTreeMap::new();
+    for f in flows(None, &plain, &format!("host {bot}")) {
+        let other = if f["src_ip"] == bot.as_str() {
+            "dst_ip"
+        } else {
+            "src_ip"
+        };
+        let ip: IpAddr = f[other].as_str().expect("ip").parse().expect("ip");
+        *peers_want.entry(country_of(&reader, ip)).or_default() += 1;
+    }
+    // The site's flows, for what is usual (the same in both stores).
+    let all = flows(None, &plain, "any");
+    for data in [&at_ingest, &plain] {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("--config").arg(&config);
+        let out = run_ok(
+            cmd.args(["host", &bot, "-n", "0", "-o", "json", "--data"])
+                .arg(data),
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("host JSON");
+        // What is usual for the site: the outside end's country of every
+        // flow between 10/8 and the outside, the bot's own left out.
+        let internal =
+            |f: &Value, side: &str| f[side].as_str().is_some_and(|ip| ip.starts_with("10."));
+        let mut site: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &all {
+            if f["src_ip"] == bot.as_str() || f["dst_ip"] == bot.as_str() {
+                continue;
+            }
+            let outside = match (internal(f, "src_ip"), internal(f, "dst_ip")) {
+                (true, false) => "dst_ip",
+                (false, true) => "src_ip",
+                _ => continue,
+            };
+            let ip: IpAddr = f[outside].as_str().expect("ip").parse().expect("ip");
+            *site.entry(country_of(&reader, ip)).or_default() += 1;
+        }
+        let total: u64 = site.values().sum();
+        assert_eq!(v["countries"]["site_flows_total"], total);
+        assert_eq!(v["countries"]["baseline"], "internal_peers");
+        let mut rare = 0;
+        for c in v["countries"]["countries"].as_array().expect("countries") {
+            let code = c["country"].as_str().expect("code");
+            let n = site.get(code).copied().unwrap_or(0);
+            assert_eq!(c["site_flows"], n, "site flows of {code}");
+            let want = code != "??" && n * 1000 < total * 10;
+            assert_eq!(c["rare_for_site"], want, "{code}: {n} of {total}");
+            rare += usize::from(want);
+        }
+        assert!(rare > 0, "no country is rare for the site");
+        let got: BTreeMap<String, u64> = v["countries"]["countries"]
+            .as_array()
+            .expect("countries")
+            .iter()
+            .map(|c| {
+                (
+                    c["country"].as_str().expect("code").to_string(),
+                    c["flows"].as_u64().expect("flows"),
+                )
+            })
+            .collect();
+        assert_eq!(got, peers_want, "host {bot} peer countries ({data:?})");
+    }
+
     // AS statistics name the organisation; query-time AS numbers for flows
     // stored without them equal those stored at ingest.
     let by_as = |config: Option<&Path>, data: &Path| {

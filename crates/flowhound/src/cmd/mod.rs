@@ -3,6 +3,7 @@
 mod collect;
 mod demo;
 mod generate;
+mod host;
 mod import;
 mod query;
 mod sql;
@@ -21,6 +22,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a, whois::enricher_loaded(config)?),
         Command::Query(a) => query::run(a, whois::enricher(config)?),
         Command::Sql(a) => sql::run(a, whois::enricher(config)?),
+        Command::Host(a) => host::run(a, config),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }

@@ -135,7 +135,7 @@ pub fn query_err(e: QueryError) -> anyhow::Error {
     }
 }
 
-fn proto_name(p: u64) -> String {
+pub(crate) fn proto_name(p: u64) -> String {
     match p {
         1 => "ICMP".into(),
         2 => "IGMP".into(),

@@ -23,9 +23,14 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Option<Conf
 /// The collector reads them before it listens ([`Enricher::ready`]), so that
 /// a bad file stops it at the start, not at the first flow.
 pub fn enricher(config: Option<&std::path::Path>) -> anyhow::Result<Option<Arc<dyn Enricher>>> {
-    let Some(c) = load_config(config)? else {
-        return Ok(None);
-    };
+    match load_config(config)? {
+        Some(c) => enricher_of(&c),
+        None => Ok(None),
+    }
+}
+
+/// [`enricher`] of a loaded config.
+pub fn enricher_of(c: &Config) -> anyhow::Result<Option<Arc<dyn Enricher>>> {
     let r = &c.registry;
     if r.country.is_empty() && r.asn.is_empty() && r.rir.is_empty() {
         return Ok(None);
