@@ -18,7 +18,7 @@ use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::logical_expr::{cast, col, lit, when, Expr as DfExpr, SortExpr};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
-use flowhound_filter::Filter;
+use flowhound_filter::{AddrSet, Direction, Expr as FilterExpr, Filter};
 use flowhound_model::{flow_schema, Addr, Enricher, FlowRecord, COUNTRY_NONE};
 use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
 
@@ -135,6 +135,15 @@ impl QueryEngine {
 
     fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
         let df = self.rt.block_on(self.ctx.table("flows"))?;
+        if let Some((src, dst)) = split_host(&filter.expr) {
+            // Two scans, each with a one-column address test that the page
+            // index and the Bloom filters can prune with; `src OR dst` in
+            // one scan can only be pruned where both columns allow it.
+            return Ok(df
+                .clone()
+                .filter(compile(&src))?
+                .union(df.filter(compile(&dst))?)?);
+        }
         Ok(match &filter.expr {
             flowhound_filter::Expr::Any => df,
             e => df.filter(compile(e))?,
@@ -213,6 +222,32 @@ impl QueryEngine {
     /// Ordered by `a.order`, largest first, ties by the keys ascending (the
     /// statistic's rule); without an order, by the keys ascending.
     pub fn aggregate(&self, filter: &Filter, a: &Aggregate) -> Result<Vec<AggRow>, QueryError> {
+        Ok(self.aggregate_inner(filter, a, false)?.0)
+    }
+
+    /// [`QueryEngine::aggregate`], with the totals of the selection from the
+    /// same scan: what `-s` prints under its table. Only for keys that put
+    /// each flow in one group (not `ip`, `port`, `as`, `if`); for those the
+    /// totals are a second query.
+    pub fn aggregate_with_totals(
+        &self,
+        filter: &Filter,
+        a: &Aggregate,
+    ) -> Result<(Vec<AggRow>, Totals), QueryError> {
+        if a.keys.iter().any(|k| k.two_sided().is_some()) {
+            let rows = self.aggregate(filter, a)?;
+            return Ok((rows, self.totals(filter)?));
+        }
+        let (rows, totals) = self.aggregate_inner(filter, a, true)?;
+        Ok((rows, totals.unwrap_or_default()))
+    }
+
+    fn aggregate_inner(
+        &self,
+        filter: &Filter,
+        a: &Aggregate,
+        with_totals: bool,
+    ) -> Result<(Vec<AggRow>, Option<Totals>), QueryError> {
         if a.keys.is_empty() {
             return Err(QueryError::User("nothing to aggregate by".into()));
         }
@@ -276,6 +311,31 @@ impl QueryEngine {
             aggs.push(count_distinct(col(format!("d{i}"))).alias(format!("n{i}")));
         }
         let mut df = input.aggregate(group.clone(), aggs)?;
+        let mut totals = None;
+        if with_totals {
+            // The groups once, in memory: the totals and the top rows both
+            // come from them, not from a second scan of the files.
+            df = self.rt.block_on(df.cache())?;
+            let sums = df.clone().aggregate(
+                vec![],
+                vec![
+                    sum(col("flows")).alias("flows"),
+                    sum(col("packets")).alias("packets"),
+                    sum(col("bytes")).alias("bytes"),
+                    min(col("first")).alias("first"),
+                    max(col("last")).alias("last"),
+                ],
+            )?;
+            let mut t = Totals::default();
+            if let Some(b) = self.collect(sums)?.iter().find(|b| b.num_rows() > 0) {
+                t.flows = uint(b.column(0), 0);
+                t.packets = uint(b.column(1), 0);
+                t.bytes = uint(b.column(2), 0);
+                t.first_ms = time(b.column(3), 0);
+                t.last_ms = time(b.column(4), 0);
+            }
+            totals = Some(t);
+        }
         let mut sort: Vec<SortExpr> = Vec::new();
         if let Some(o) = a.order {
             sort.push(group_order(o).sort(false, false));
@@ -306,7 +366,7 @@ impl QueryEngine {
                 });
             }
         }
-        Ok(out)
+        Ok((out, totals))
     }
 }
 
@@ -344,6 +404,44 @@ fn enriched_columns(e: &Arc<dyn Enricher>) -> Vec<DfExpr> {
             e.alias(name)
         })
         .collect()
+}
+
+/// `host X` (alone, or and-ed with other conditions) as two filters that
+/// select disjoint flows: `src X and …`, and `dst X and not src X and …`.
+fn split_host(e: &FilterExpr) -> Option<(FilterExpr, FilterExpr)> {
+    let either = |e: &FilterExpr| match e {
+        FilterExpr::Addr {
+            dir: Direction::Either,
+            set,
+        } if set.ranges().len() <= 16 => Some(set.clone()),
+        _ => None,
+    };
+    let (set, rest): (AddrSet, Vec<FilterExpr>) = match e {
+        FilterExpr::And(parts) => {
+            let i = parts.iter().position(|p| either(p).is_some())?;
+            let set = either(&parts[i])?;
+            let rest = parts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| p.clone())
+                .collect();
+            (set, rest)
+        }
+        e => (either(e)?, Vec::new()),
+    };
+    let side = |dir| FilterExpr::Addr {
+        dir,
+        set: set.clone(),
+    };
+    let mut src = vec![side(Direction::Src)];
+    src.extend(rest.iter().cloned());
+    let mut dst = vec![
+        side(Direction::Dst),
+        FilterExpr::Not(Box::new(side(Direction::Src))),
+    ];
+    dst.extend(rest);
+    Some((FilterExpr::And(src), FilterExpr::And(dst)))
 }
 
 /// A per-flow order value for listings.

@@ -1,6 +1,7 @@
 //! Writing flows into Parquet files partitioned by the hour of their start:
 //! `DIR/flows/YYYY/MM/DD/HH/<name>.parquet` (UTC).
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,8 +50,17 @@ pub enum SortKey {
     /// `proto, dst_port, dst_ip, time_start`: as port-selective as
     /// [`SortKey::ProtoPortSrcTime`], and ~5% smaller because the many
     /// external destinations, not the few internal sources, come in runs.
-    #[default]
     ProtoPortDstTime,
+    /// By connection, for host queries as much as port queries. Each
+    /// flow has a client (the address on the higher port) and a service
+    /// (the lower port). An hour's clients, in address order, are cut into
+    /// buckets of about 64 k flows; a bucket's requests, then its replies,
+    /// are row groups of their own, sorted by `proto`, service, client,
+    /// time. A host's queries skip other buckets by `src_ip`/`dst_ip`
+    /// statistics and the other side's row groups by Bloom filter, and
+    /// pages of a port's requests still hold one `dst_port`.
+    #[default]
+    Connection,
 }
 
 impl SortKey {
@@ -70,6 +80,8 @@ impl SortKey {
                 Column::DstIp,
                 Column::TimeStart,
             ],
+            // Not a plain column order: derived keys.
+            SortKey::Connection => &[],
         }
     }
 }
@@ -86,10 +98,14 @@ pub struct WriteOptions {
     pub row_group_rows: usize,
     /// Target size of a data page, bytes before compression.
     pub data_page_bytes: usize,
+    /// At most this many rows per data page: the page index can then skip
+    /// all but the few pages that hold one host's run of flows.
+    pub data_page_rows: usize,
     /// Per-column encodings chosen for flows (delta times, byte-stream-split
     /// counters, dictionaries where values repeat). Off: Parquet's defaults.
     pub tuned_encodings: bool,
-    /// Bloom filters on `src_ip` and `dst_ip`.
+    /// Bloom filters on `src_ip` and `dst_ip`: row groups without a host
+    /// are skipped by its queries.
     pub bloom_filters: bool,
     /// `fsync` the file and its directory before and after the rename. Only
     /// for measurements; the WAL is checkpointed on the strength of this.
@@ -103,8 +119,9 @@ impl Default for WriteOptions {
             zstd_level: 1,
             row_group_rows: 128 * 1024,
             data_page_bytes: 1024 * 1024,
+            data_page_rows: 8 * 1024,
             tuned_encodings: true,
-            bloom_filters: false,
+            bloom_filters: true,
             fsync: true,
         }
     }
@@ -141,6 +158,7 @@ impl WriteOptions {
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_data_page_size_limit(self.data_page_bytes.max(1024))
+            .set_data_page_row_count_limit(self.data_page_rows.max(1))
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_created_by(format!("flowhound {}", env!("CARGO_PKG_VERSION")))
             .set_sorting_columns((!sorting.is_empty()).then_some(sorting));
@@ -168,8 +186,15 @@ impl WriteOptions {
             }
         }
         if self.bloom_filters {
+            // Sized for a row group's distinct addresses, not Parquet's
+            // default of a million: ~20 kB per column and row group.
+            let ndv = (self.row_group_rows as u64 / 8).clamp(1024, 1 << 20);
             for c in [Column::SrcIp, Column::DstIp] {
-                b = b.set_column_bloom_filter_enabled(ColumnPath::from(c.name()), true);
+                let path = ColumnPath::from(c.name());
+                b = b
+                    .set_column_bloom_filter_enabled(path.clone(), true)
+                    .set_column_bloom_filter_max_ndv(path.clone(), ndv)
+                    .set_column_bloom_filter_fpp(path, 0.01);
             }
         }
         Ok(b)
@@ -322,12 +347,22 @@ impl ParquetWriter {
         let mut writer = ArrowWriter::try_new(file, flow_schema(), Some(self.properties.clone()))
             .map_err(|e| StoreError::parquet(tmp, e))?;
         // One row group at a time: the copy stays small, and smaller writes
-        // measured slower in the encoder.
-        for chunk in rows.chunks(self.options.row_group_rows.max(1)) {
-            let batch = gather(batches, chunk)?;
+        // measured slower in the encoder. Each client bucket's requests and
+        // replies are row groups of their own, so that a host's queries skip
+        // the others by their statistics (its side) and Bloom filters (the
+        // other side).
+        let max = self.options.row_group_rows.max(1);
+        let mut start = 0;
+        while start < rows.len() {
+            let group = rows[start].k1 >> GROUP_SHIFT;
+            let run = rows[start..(start + max).min(rows.len())]
+                .partition_point(|r| r.k1 >> GROUP_SHIFT == group);
+            let batch = gather(batches, &rows[start..start + run])?;
             writer
                 .write(&batch)
                 .map_err(|e| StoreError::parquet(tmp, e))?;
+            writer.flush().map_err(|e| StoreError::parquet(tmp, e))?;
+            start += run;
         }
         let file = writer
             .into_inner()
@@ -375,36 +410,97 @@ fn now_ms() -> i64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     hour: i64,
-    k1: u32,
+    /// The bucket (see [`SortKey::Connection`]) in the high 32 bits.
+    k1: u64,
     k2: u128,
     k3: i64,
     batch: u32,
     row: u32,
 }
 
+/// The bits of a row's `k1` above this say which row group it must be in:
+/// with [`SortKey::Connection`], one per client bucket and side (requests,
+/// replies); 0 for the other sort keys.
+const GROUP_SHIFT: u32 = 24;
+
+/// Rows per client bucket of [`SortKey::Connection`]: about one row group.
+const BUCKET_ROWS: u64 = 64 * 1024;
+
+/// Splits each hour's clients, in address order, into buckets of about
+/// [`BUCKET_ROWS`] rows: the first client of every bucket but the first.
+/// A bucket holds a narrow range of client addresses, so the page and row
+/// group statistics of `src_ip` (requests) and `dst_ip` (replies) are
+/// narrow too.
+fn client_buckets(rows: &[Row]) -> HashMap<i64, Vec<u128>> {
+    let mut clients: Vec<(i64, u128)> = rows.iter().map(|r| (r.hour, r.k2)).collect();
+    clients.sort_unstable();
+    let mut bounds: HashMap<i64, Vec<u128>> = HashMap::new();
+    let mut i = 0;
+    while i < clients.len() {
+        let hour = clients[i].0;
+        let end = i + clients[i..].partition_point(|c| c.0 == hour);
+        let mut filled = 0u64;
+        let mut b = Vec::new();
+        let mut j = i;
+        while j < end {
+            let client = clients[j].1;
+            let n = clients[j..end].partition_point(|c| c.1 == client);
+            if filled >= BUCKET_ROWS {
+                b.push(client);
+                filled = 0;
+            }
+            filled += n as u64;
+            j += n;
+        }
+        bounds.insert(hour, b);
+        i = end;
+    }
+    bounds
+}
+
 fn sort_rows(batches: &[RecordBatch], key: SortKey) -> Result<Vec<Row>, StoreError> {
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     let mut rows = Vec::with_capacity(total);
     let ctx = "parquet write";
+
     for (bi, b) in batches.iter().enumerate() {
         let ts = primitive_column::<TimestampMillisecondType>(b, "time_start", ctx)?;
         let proto = primitive_column::<UInt8Type>(b, "proto", ctx)?;
         let port = primitive_column::<UInt16Type>(b, "dst_port", ctx)?;
+        let sport = primitive_column::<UInt16Type>(b, "src_port", ctx)?;
         let addr_col = match key {
             SortKey::ProtoPortDstTime => "dst_ip",
             _ => "src_ip",
         };
         let addr = fsb_column(b, addr_col, ctx)?;
+        let dst = fsb_column(b, "dst_ip", ctx)?;
+        let at = |col: &[u8], i: usize| {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&col[i * 16..i * 16 + 16]);
+            u128::from_be_bytes(a)
+        };
         for i in 0..b.num_rows() {
             let t = ts[i];
             let (k1, k2, k3) = match key {
                 SortKey::None => (0, 0, 0),
                 SortKey::Time => (0, 0, t),
+                SortKey::Connection => {
+                    // ICMP keeps type/code in dst_port, and has no source
+                    // port: it sorts as a request.
+                    let reply = sport[i] < port[i] && sport[i] != 0;
+                    let (service, client) = if reply {
+                        (sport[i], at(dst, i))
+                    } else {
+                        (port[i], at(addr, i))
+                    };
+                    let service_key = (proto[i] as u64) << 16 | service as u64;
+                    ((reply as u64) << GROUP_SHIFT | service_key, client, t)
+                }
                 SortKey::ProtoPortSrcTime | SortKey::ProtoPortDstTime => {
                     let mut a = [0u8; 16];
                     a.copy_from_slice(&addr[i * 16..i * 16 + 16]);
                     (
-                        (proto[i] as u32) << 16 | port[i] as u32,
+                        (proto[i] as u64) << 16 | port[i] as u64,
                         u128::from_be_bytes(a),
                         t,
                     )
@@ -418,6 +514,15 @@ fn sort_rows(batches: &[RecordBatch], key: SortKey) -> Result<Vec<Row>, StoreErr
                 batch: bi as u32,
                 row: i as u32,
             });
+        }
+    }
+    if key == SortKey::Connection {
+        let bounds = client_buckets(&rows);
+        for r in &mut rows {
+            let bucket = bounds
+                .get(&r.hour)
+                .map_or(0, |b| b.partition_point(|&first| first <= r.k2));
+            r.k1 |= (bucket as u64) << 32;
         }
     }
     rows.sort_unstable();

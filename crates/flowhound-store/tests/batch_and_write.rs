@@ -140,18 +140,19 @@ impl TakeClone for FlowBatch {
 
 #[test]
 fn rows_follow_the_sort_key() {
-    type Key = (u8, u16, u128, i64);
+    type Key = (bool, u8, u16, u128, i64);
     type KeyFn = fn(&FlowRecord) -> Key;
-    let cases: [(SortKey, KeyFn); 3] = [
+    let cases: [(SortKey, KeyFn); 4] = [
+        (SortKey::Connection, connection_key),
         (SortKey::ProtoPortDstTime, |f| {
-            (f.proto, f.dst_port, f.dst_ip, f.time_start)
+            (false, f.proto, f.dst_port, f.dst_ip, f.time_start)
         }),
         (SortKey::ProtoPortSrcTime, |f| {
-            (f.proto, f.dst_port, f.src_ip, f.time_start)
+            (false, f.proto, f.dst_port, f.src_ip, f.time_start)
         }),
-        (SortKey::Time, |f| (0, 0, 0, f.time_start)),
+        (SortKey::Time, |f| (false, 0, 0, 0, f.time_start)),
     ];
-    assert_eq!(WriteOptions::default().sort, SortKey::ProtoPortDstTime);
+    assert_eq!(WriteOptions::default().sort, SortKey::Connection);
     for (sort, key) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let flows: Vec<FlowRecord> = (0..500)
@@ -170,6 +171,113 @@ fn rows_follow_the_sort_key() {
         let mut want = keys.clone();
         want.sort();
         assert_eq!(keys, want, "{sort:?}");
+    }
+}
+
+/// Requests, then replies; by protocol, service (the lower port), client
+/// (the address on the higher port), time. One bucket at this size.
+fn connection_key(f: &FlowRecord) -> (bool, u8, u16, u128, i64) {
+    let reply = f.src_port < f.dst_port && f.src_port != 0;
+    if reply {
+        (true, f.proto, f.src_port, f.dst_ip, f.time_start)
+    } else {
+        (false, f.proto, f.dst_port, f.src_ip, f.time_start)
+    }
+}
+
+/// An hour of 300 k flows from 3000 clients: the connection layout cuts the
+/// clients, in address order, into buckets; each bucket's requests and
+/// replies are row groups of their own, so the `src_ip` range of request
+/// row groups (and `dst_ip` of reply row groups) of different buckets do
+/// not overlap, and a host's queries skip all but its own.
+#[test]
+fn connection_layout_gives_client_ranges_and_sides_their_own_row_groups() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::statistics::Statistics;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows: Vec<FlowRecord> = (0..300_000u64)
+        .map(|i| {
+            let mut f = flow(i, T0 + (i as i64 * 7919) % HOUR);
+            let client = flowhound_model::addr_from_v4(0x0a00_0000 | (i % 3000) as u32);
+            let server = flowhound_model::addr_from_v4(0x5000_0000 | (i * 7 % 500) as u32);
+            let (ephemeral, service) = (
+                40_000 + (i % 20_000) as u16,
+                [443u16, 25, 53][i as usize % 3],
+            );
+            if i % 2 == 0 {
+                (f.src_ip, f.dst_ip, f.src_port, f.dst_port) = (client, server, ephemeral, service);
+            } else {
+                (f.src_ip, f.dst_ip, f.src_port, f.dst_port) = (server, client, service, ephemeral);
+            }
+            f
+        })
+        .collect();
+    let batch: FlowBatch = flows.iter().copied().collect();
+    let w = ParquetWriter::new(dir.path(), WriteOptions::default());
+    let files = w.write(&[batch.to_record_batch()]).expect("write");
+    assert_eq!(files.len(), 1);
+    let back = read_parquet(&files[0].path);
+    assert_eq!(back.len(), flows.len());
+
+    let reader = SerializedFileReader::new(std::fs::File::open(&files[0].path).expect("open"))
+        .expect("read");
+    let meta = reader.metadata();
+    let column = |name: &str| {
+        meta.file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == name)
+            .expect("column")
+    };
+    let (src, dst, sport, dport) = (
+        column("src_ip"),
+        column("dst_ip"),
+        column("src_port"),
+        column("dst_port"),
+    );
+    let range = |rg: usize, c: usize| match meta.row_group(rg).column(c).statistics() {
+        Some(Statistics::FixedLenByteArray(s)) => (
+            s.min_opt().expect("min").data().to_vec(),
+            s.max_opt().expect("max").data().to_vec(),
+        ),
+        other => panic!("no address statistics: {other:?}"),
+    };
+    let ports = |rg: usize, c: usize| match meta.row_group(rg).column(c).statistics() {
+        Some(Statistics::Int32(s)) => (*s.min_opt().expect("min"), *s.max_opt().expect("max")),
+        other => panic!("no port statistics: {other:?}"),
+    };
+    let (mut requests, mut replies) = (Vec::new(), Vec::new());
+    let mut start = 0usize;
+    for rg in 0..meta.num_row_groups() {
+        let n = meta.row_group(rg).num_rows() as usize;
+        // One side only: requests go to the service port, replies come from it.
+        let rows = &back[start..start + n];
+        let reply = connection_key(&rows[0]).0;
+        assert!(
+            rows.iter().all(|f| connection_key(f).0 == reply),
+            "row group {rg} mixes sides"
+        );
+        if reply {
+            assert!(ports(rg, sport).1 < 1024, "replies come from services");
+            replies.push(range(rg, dst));
+        } else {
+            assert!(ports(rg, dport).1 < 1024, "requests go to services");
+            requests.push(range(rg, src));
+        }
+        start += n;
+    }
+    assert!(
+        requests.len() >= 4 && replies.len() >= 4,
+        "{} + {} row groups",
+        requests.len(),
+        replies.len()
+    );
+    for side in [&mut requests, &mut replies] {
+        side.sort();
+        for pair in side.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "client ranges overlap: {pair:?}");
+        }
     }
 }
 

@@ -252,8 +252,8 @@ fn statistics(
     format: QueryFormat,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let totals = engine.totals(filter).map_err(query_err)?;
     let limit = if limit == 0 { None } else { Some(limit) };
+    let mut totals = None;
     let mut tables = Vec::new();
     for spec in specs {
         for &order in &spec.orders {
@@ -270,12 +270,25 @@ fn statistics(
                         order: Some(order),
                         limit,
                     };
-                    StatRows::Groups(k, engine.aggregate(filter, &agg).map_err(query_err)?)
+                    let rows = if totals.is_none() {
+                        let (rows, t) = engine
+                            .aggregate_with_totals(filter, &agg)
+                            .map_err(query_err)?;
+                        totals = Some(t);
+                        rows
+                    } else {
+                        engine.aggregate(filter, &agg).map_err(query_err)?
+                    };
+                    StatRows::Groups(k, rows)
                 }
             };
             tables.push((spec.element, order, rows));
         }
     }
+    let totals = match totals {
+        Some(t) => t,
+        None => engine.totals(filter).map_err(query_err)?,
+    };
     let orgs = as_orgs(engine, &tables);
     match format {
         QueryFormat::Json => {
