@@ -7,7 +7,8 @@
 #
 # Environment: REPS (3) runs per cell, SECS (10) seconds of traffic per run,
 # DISK_RATE (200k) and DISK_FLOWS (4M) for the disk-only comparison (0 skips it),
-# OUT (bench/results/ingest-DATE) for raw results. Needs root (sysctl, apt-get).
+# OUT (bench/results/ingest-DATE) for raw results, FH_EXTRA (extra `collect`
+# arguments, e.g. "--config site.toml" to enrich every flow). Needs root (sysctl, apt-get).
 #
 # Each (rate, collector) cell: fresh data dir, start the collector, send
 # SECS*rate flows to it alone, wait 1 s, read peak RSS (VmHWM), CPU time
@@ -112,7 +113,7 @@ run_cell() {
   else
     port=$FH_PORT
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/coll.time" \
-      "$FH" collect -q --listen 127.0.0.1:$port --data "$dir" -B 32M --metrics 127.0.0.1:$FH_METRICS >"$WORK/coll.log" 2>&1 &
+      "$FH" collect -q --listen 127.0.0.1:$port --data "$dir" -B 32M --metrics 127.0.0.1:$FH_METRICS ${FH_EXTRA:-} >"$WORK/coll.log" 2>&1 &
   fi
   tpid=$!
   for _ in $(seq 100); do pid=$(pgrep -P $tpid || true); [ -n "$pid" ] && break; sleep 0.02; done
