@@ -133,7 +133,7 @@ fh_list_rows() {
            {print substr($c["time_start"],1,19)","$c["src_ip"]","$c["dst_ip"]","$c["src_port"]","$c["dst_port"]","$c["packets"]","$c["bytes"]}'
 }
 # count,bytes of listing rows (from *_list_rows).
-count_bytes() { awk -F, '{n++; b+=$7} END {printf "%d,%d\n", n, b}'; }
+count_bytes() { awk -F, '{n++; b+=$7} END {printf "%d,%.0f\n", n, b}'; }
 
 # agree_stat STAT[/ORDER] FILTER [OPTION…]: do nfq and fhq (the caller's
 # functions running nfdump and flowhound query on the same flows) give the same

@@ -33,10 +33,10 @@ const FILES_TABLE: &str = "flows_files";
 
 /// Questions over the flows of one window, answered by DataFusion.
 ///
-/// The `flows` table holds exactly the flows whose `time_start` lies in the
-/// window: hour partitions outside it are never listed, and the window is a
-/// predicate on `time_start` so row groups outside it are skipped by their
-/// statistics.
+/// The `flows` table holds exactly the flows that lie in the window, start
+/// and end, as nfdump's `-t` selects them: hour partitions outside it are
+/// never listed, and the window is a predicate on `time_start` and
+/// `time_end` so row groups outside it are skipped by their statistics.
 pub struct QueryEngine {
     ctx: SessionContext,
     rt: tokio::runtime::Runtime,
@@ -104,9 +104,14 @@ impl QueryEngine {
         let engine = QueryEngine { ctx, rt, enricher };
         let mut flows = engine.rt.block_on(engine.ctx.table(FILES_TABLE))?;
         if let Some(w) = window {
+            // nfdump's rule for -t: the whole flow in the window.
             flows = flows.filter(col("time_start").gt_eq(ts_lit(w.start_ms)))?;
             if w.end_ms != i64::MAX {
-                flows = flows.filter(col("time_start").lt(ts_lit(w.end_ms)))?;
+                flows = flows.filter(
+                    col("time_start")
+                        .lt(ts_lit(w.end_ms))
+                        .and(col("time_end").lt(ts_lit(w.end_ms))),
+                )?;
             }
         }
         if let Some(e) = &engine.enricher {

@@ -113,6 +113,22 @@ pub fn foreign_profile(
     // Unknown and never-looked-up peers are one row.
     merge_unknown(&mut countries);
 
+    let baseline = if internal.is_empty() {
+        Baseline::AllDestinations
+    } else {
+        Baseline::InternalPeers
+    };
+    if countries.iter().all(|c| c.country == "??") {
+        // Nothing to compare: spare the scan of the whole window.
+        return Ok(ForeignProfile {
+            countries,
+            baseline,
+            site_flows_total: 0,
+            rare_peers: 0,
+            rare_flows: 0,
+            known_peers: 0,
+        });
+    }
     let (baseline, site) = site_countries(engine, internal, addr)?;
     let site_total: u64 = site.iter().map(|(_, n)| n).sum();
     let (mut rare_peers, mut rare_flows, mut known_peers) = (0, 0, 0);

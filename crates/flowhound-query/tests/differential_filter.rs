@@ -300,7 +300,10 @@ fn window_limits_the_table() {
     let w = flowhound_store::TimeWindow::new(START + 60_000, START + 120_000);
     let engine = QueryEngine::open(&LocalStore::new(dir.path()), Some(w), None).expect("engine");
     let t = engine.totals(&parse("").expect("empty")).expect("totals");
-    let want = flows.iter().filter(|f| w.contains(f.time_start)).count() as u64;
+    let want = flows
+        .iter()
+        .filter(|f| w.holds(f.time_start, f.time_end))
+        .count() as u64;
     assert_eq!(t.flows, want);
     let rows = engine.sql("SELECT count(*) AS n FROM flows").expect("sql");
     assert_eq!(

@@ -175,19 +175,25 @@ fn open(
             })
             .map(|(i, _)| i)
             .collect();
-        let ts_mask = ProjectionMask::roots(builder.parquet_schema(), [ts]);
-        let predicate = ArrowPredicateFn::new(ts_mask, move |b: RecordBatch| {
-            let col = b.column(0);
-            let ts = col
-                .as_any()
-                .downcast_ref::<TimestampMillisecondArray>()
-                .ok_or_else(|| {
-                    ArrowError::SchemaError(format!("time_start is {}", col.data_type()))
-                })?;
-            Ok(ts
+        let te = index(Column::TimeEnd.name())?;
+        // nfdump's rule: the whole flow in the window.
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [ts, te]);
+        let predicate = ArrowPredicateFn::new(mask, move |b: RecordBatch| {
+            let times = |i: usize| {
+                let col = b.column(i);
+                col.as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| {
+                        ArrowError::SchemaError(format!("flow time is {}", col.data_type()))
+                    })
+            };
+            // The projection keeps file order: time_start, then time_end.
+            let (first, last) = (times(0)?, times(1)?);
+            Ok(first
                 .values()
                 .iter()
-                .map(|&t| Some(w.contains(t)))
+                .zip(last.values().iter())
+                .map(|(&f, &l)| Some(w.holds(f, l)))
                 .collect::<BooleanArray>())
         });
         builder = builder

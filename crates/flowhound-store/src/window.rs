@@ -15,8 +15,9 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-/// A half-open interval of flow time, Unix milliseconds: a flow is in it
-/// when `start_ms <= time_start < end_ms`.
+/// A half-open interval of flow time, Unix milliseconds. A flow is in it
+/// when all of it is, as nfdump's `-t` has it: `start_ms <= time_start` and
+/// `time_end < end_ms` ([`TimeWindow::holds`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeWindow {
     /// First millisecond in the window.
@@ -35,6 +36,13 @@ impl TimeWindow {
     #[inline]
     pub fn contains(&self, t: i64) -> bool {
         self.start_ms <= t && t < self.end_ms
+    }
+
+    /// Whether a flow from `first` to `last` lies in the window, as nfdump
+    /// selects flows for `-t`: it starts in it and ends in it.
+    #[inline]
+    pub fn holds(&self, first: i64, last: i64) -> bool {
+        self.start_ms <= first && first < self.end_ms && last < self.end_ms
     }
 
     /// Whether any of the inclusive range `[min, max]` is in the window.
@@ -275,6 +283,8 @@ mod tests {
     fn contains_and_overlaps_are_half_open() {
         let w = TimeWindow::new(10, 20);
         assert!(w.contains(10) && w.contains(19) && !w.contains(20) && !w.contains(9));
+        assert!(w.holds(10, 19) && w.holds(12, 12));
+        assert!(!w.holds(9, 12) && !w.holds(15, 20) && !w.holds(20, 21));
         assert!(
             w.overlaps(0, 10) && w.overlaps(19, 30) && !w.overlaps(20, 30) && !w.overlaps(0, 9)
         );

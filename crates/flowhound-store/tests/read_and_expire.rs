@@ -71,7 +71,7 @@ fn scan_returns_exactly_the_window() {
         let want: Vec<_> = flows
             .iter()
             .copied()
-            .filter(|f| w.contains(f.time_start))
+            .filter(|f| w.holds(f.time_start, f.time_end))
             .collect();
         assert_eq!(scan_all(&store, Some(w)), sorted(want), "window {w}");
     }
@@ -94,7 +94,7 @@ fn scan_sorted_by_port_filters_exactly_too() {
     let want: Vec<_> = flows
         .iter()
         .copied()
-        .filter(|f| w.contains(f.time_start))
+        .filter(|f| w.holds(f.time_start, f.time_end))
         .collect();
     assert!(!want.is_empty());
     assert_eq!(scan_all(&store, Some(w)), sorted(want));
@@ -145,7 +145,10 @@ fn scan_projects_columns_in_the_order_asked() {
     }
     assert_eq!(
         rows,
-        flows.iter().filter(|f| w.contains(f.time_start)).count()
+        flows
+            .iter()
+            .filter(|f| w.holds(f.time_start, f.time_end))
+            .count()
     );
     // No columns at all still counts rows.
     let n: usize = store

@@ -10,10 +10,20 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_flowhound")
 }
 
-/// A UDP port on 127.0.0.1 that was free a moment ago.
+/// A UDP port on 127.0.0.1 that was free a moment ago, and that no other
+/// test of this process was given: tests run in parallel, and the kernel
+/// may hand a port just released to the next `bind(0)`.
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    s.local_addr().expect("local addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = s.local_addr().expect("local addr").port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// `flowhound collect` in the background on 127.0.0.1:PORT.

@@ -3,17 +3,17 @@
 //! traffic with a spam bot in it, then what was stored.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use flowhound_collect::{start, CollectConfig};
 use flowhound_generate::{send, Proto, Scenario, SendConfig};
-use flowhound_model::Enricher;
+use flowhound_query::{Aggregate, Key, Order};
 
-use crate::args::{DemoArgs, Format, SummaryArgs};
+use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArgs};
 
-pub fn run(a: DemoArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
+pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let enricher = super::whois::enricher_loaded(config)?;
     let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
         Some(d) => (d, None),
         None => {
@@ -28,10 +28,10 @@ pub fn run(a: DemoArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<(
     );
     println!("data directory: {}\n", data.display());
 
-    let mut config = CollectConfig::new(vec!["127.0.0.1:0".parse()?], data.clone());
-    config.file_interval = Duration::from_secs(5);
-    config.enricher = enricher;
-    let running = start(config).context("cannot start the collector")?;
+    let mut collect = CollectConfig::new(vec!["127.0.0.1:0".parse()?], data.clone());
+    collect.file_interval = Duration::from_secs(5);
+    collect.enricher = enricher.clone();
+    let running = start(collect).context("cannot start the collector")?;
     let to = running.listen[0];
     println!("collector listening on udp {to}");
 
@@ -87,9 +87,58 @@ pub fn run(a: DemoArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<(
         window: None,
         output: Format::Table,
     })?;
-    println!("\nThe spam bot is in there: one internal host sending SMTP to many foreign servers.");
-    if keep.is_none() {
-        println!("Next: flowhound summary --data {} -o json", data.display());
+    let data_arg = data.display().to_string();
+    println!(
+        "\nWho sends mail? flowhound query --data {data_arg} -s srcip/flows -n 5 --distinct dstip 'proto tcp and dst port 25'\n"
+    );
+    super::query::run(
+        QueryArgs {
+            data: data.clone(),
+            window: None,
+            stat: vec!["srcip/flows".into()],
+            limit: Some(5),
+            aggregate: None,
+            five_tuple: false,
+            order: None,
+            bin: None,
+            distinct: Some("dstip".into()),
+            output: QueryFormat::Table,
+            filter_file: None,
+            filter: vec!["proto tcp and dst port 25".into()],
+        },
+        enricher.clone(),
+    )?;
+    let engine = super::query::open(&data, None, enricher)?;
+    let filter = flowhound_filter::parse("proto tcp and dst port 25 and not ip 10.0.0.25")
+        .map_err(|e| anyhow::anyhow!("the demo's filter: {e}"))?;
+    let top = engine
+        .aggregate(
+            &filter,
+            &Aggregate {
+                keys: vec![Key::SrcIp],
+                distinct: Vec::new(),
+                order: Some(Order::Flows),
+                limit: Some(1),
+            },
+        )
+        .map_err(super::query::query_err)?;
+    if let Some(bot) = top.first().map(|r| r.keys[0].to_string()) {
+        println!(
+            "\n{bot} is not the site's mail server (10.0.0.25), yet it sends SMTP to many \
+             destinations: a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
+        );
+        super::host::run(
+            HostArgs {
+                address: bot,
+                data: data.clone(),
+                window: None,
+                limit: 5,
+                bin: None,
+                svg: None,
+                output: Format::Table,
+            },
+            config,
+        )?;
     }
     if keep.is_some() {
         println!(

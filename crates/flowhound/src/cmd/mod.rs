@@ -19,7 +19,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Summary(a) => summary::run(a),
         Command::Import(ImportCommand::Pcap(a)) => import::run(a, whois::enricher_loaded(config)?),
         Command::Generate(a) => generate::run(a),
-        Command::Demo(a) => demo::run(a, whois::enricher_loaded(config)?),
+        Command::Demo(a) => demo::run(a, config),
         Command::Query(a) => query::run(a, whois::enricher(config)?),
         Command::Sql(a) => sql::run(a, whois::enricher(config)?),
         Command::Host(a) => host::run(a, config),

@@ -19,13 +19,25 @@ use crate::args::{QueryArgs, QueryFormat};
 use crate::units::{human, time, user};
 
 pub fn run(a: QueryArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<()> {
+    // Buffered: a listing can be millions of lines.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    run_to(a, enricher, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn run_to(
+    a: QueryArgs,
+    enricher: Option<Arc<dyn Enricher>>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let filter = read_filter(a.filter_file.as_deref(), &a.filter)?;
     let engine = open(&a.data, a.window.as_deref(), enricher)?;
     let distinct = match &a.distinct {
         Some(d) => Key::parse_fields(d).map_err(query_err)?,
         None => Vec::new(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = out;
     if !a.stat.is_empty() {
         if a.aggregate.is_some() || a.five_tuple || a.bin.is_some() {
             return Err(user("-s cannot be combined with -A, -a or --bin"));
@@ -603,20 +615,51 @@ fn listing(flows: &[FlowRecord], format: QueryFormat, out: &mut impl Write) -> a
                 .collect();
             csv_line(out, &names)?;
             for f in flows {
-                let v = flow_json(f);
-                let line: Vec<String> = names
-                    .iter()
-                    .map(|n| match &v[n.as_str()] {
-                        Json::String(s) => s.clone(),
-                        Json::Null => String::new(),
-                        other => other.to_string(),
-                    })
-                    .collect();
-                csv_line(out, &line)?;
+                flow_csv(f, out)?;
             }
         }
     }
     Ok(())
+}
+
+/// One flow as a CSV line, in the column order of the files: written
+/// directly, as a listing can be millions of lines.
+fn flow_csv(f: &FlowRecord, out: &mut impl Write) -> std::io::Result<()> {
+    let cc = |c: &[u8; 2]| flowhound_model::country_str(c).unwrap_or("").to_string();
+    writeln!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        time(f.time_start),
+        time(f.time_end),
+        addr_to_ip(f.exporter),
+        f.domain_id,
+        addr_to_ip(f.src_ip),
+        addr_to_ip(f.dst_ip),
+        addr_to_ip(f.next_hop),
+        f.src_port,
+        f.dst_port,
+        f.proto,
+        f.tcp_flags,
+        f.tos,
+        f.direction,
+        f.src_mask,
+        f.dst_mask,
+        f.end_reason,
+        f.version,
+        f.in_if,
+        f.out_if,
+        f.src_as,
+        f.dst_as,
+        f.packets,
+        f.bytes,
+        f.src_vlan,
+        f.dst_vlan,
+        f.src_mac,
+        f.dst_mac,
+        f.sampling_rate,
+        cc(&f.src_country),
+        cc(&f.dst_country),
+    )
 }
 
 fn listing_table(flows: &[FlowRecord], out: &mut impl Write) -> std::io::Result<()> {
