@@ -69,19 +69,7 @@ impl QueryEngine {
         enricher: Option<Arc<dyn Enricher>>,
     ) -> Result<Self, QueryError> {
         let files = store.files(window)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("flowhound-query")
-            .build()
-            .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
-        let mut config = SessionConfig::new().with_information_schema(true);
-        // Late materialisation: selective filters read the other columns of
-        // matching rows only.
-        config.options_mut().execution.parquet.pushdown_filters = true;
-        config.options_mut().execution.parquet.reorder_filters = true;
-        let ctx = SessionContext::new_with_config(config);
-        for f in [IpStr::udf(), IpParse::udf(), IpMask::udf()] {
-            ctx.register_udf(f);
-        }
+        let (ctx, rt) = session()?;
         let schema = flow_schema();
         if files.is_empty() {
             let empty = MemTable::try_new(schema, vec![vec![]])?;
@@ -115,17 +103,58 @@ impl QueryEngine {
             }
         }
         if let Some(e) = &engine.enricher {
-            for f in [
-                RegistryFn::country(e.clone()),
-                RegistryFn::asn(e.clone()),
-                RegistryFn::as_org(e.clone()),
-            ] {
-                engine.ctx.register_udf(f);
-            }
+            register_registry(&engine.ctx, e);
             flows = flows.select(enriched_columns(e))?;
         }
         engine.ctx.register_table("flows", flows.into_view())?;
         Ok(engine)
+    }
+
+    /// Flows per value of `key` (one-sided keys), nothing else counted: the
+    /// cheapest grouping, reading only the key's columns and the filter's.
+    pub fn count_by(&self, filter: &Filter, key: Key) -> Result<Vec<(Value, u64)>, QueryError> {
+        if key.two_sided().is_some() {
+            return Err(QueryError::User(format!(
+                "{} counts both sides of a flow",
+                key.name()
+            )));
+        }
+        let exprs = key_exprs(&key)?;
+        let n = exprs.len();
+        let group: Vec<DfExpr> = exprs
+            .into_iter()
+            .enumerate()
+            .map(|(j, e)| e.alias(format!("k{j}")))
+            .collect();
+        let df = self
+            .flows(filter)?
+            .aggregate(group, vec![count(lit(1)).alias("flows")])?;
+        let mut out = Vec::new();
+        for b in self.collect(df)? {
+            for r in 0..b.num_rows() {
+                out.push((decode_key(&key, &b, 0, r), uint(b.column(n), r)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// An engine over the flows `filter` selects, read once into memory:
+    /// for many questions about a few flows (one host's story), each then
+    /// costs no scan of the files.
+    pub fn subset(&self, filter: &Filter) -> Result<QueryEngine, QueryError> {
+        let df = self.flows(filter)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = self.collect(df)?;
+        let (ctx, rt) = session()?;
+        if let Some(e) = &self.enricher {
+            register_registry(&ctx, e);
+        }
+        ctx.register_table("flows", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+        Ok(QueryEngine {
+            ctx,
+            rt,
+            enricher: self.enricher.clone(),
+        })
     }
 
     /// The organisation behind an AS number, when a registry is configured.
@@ -409,6 +438,36 @@ fn enriched_columns(e: &Arc<dyn Enricher>) -> Vec<DfExpr> {
             e.alias(name)
         })
         .collect()
+}
+
+/// A DataFusion session with flowhound's settings and functions, and the
+/// runtime it runs on.
+fn session() -> Result<(SessionContext, tokio::runtime::Runtime), QueryError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("flowhound-query")
+        .build()
+        .map_err(|e| QueryError::Engine(format!("cannot start the query runtime: {e}")))?;
+    let mut config = SessionConfig::new().with_information_schema(true);
+    // Late materialisation: selective filters read the other columns of
+    // matching rows only.
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    let ctx = SessionContext::new_with_config(config);
+    for f in [IpStr::udf(), IpParse::udf(), IpMask::udf()] {
+        ctx.register_udf(f);
+    }
+    Ok((ctx, rt))
+}
+
+/// `country(ip)`, `asn(ip)`, `as_org(asn)` for SQL users.
+fn register_registry(ctx: &SessionContext, e: &Arc<dyn Enricher>) {
+    for f in [
+        RegistryFn::country(e.clone()),
+        RegistryFn::asn(e.clone()),
+        RegistryFn::as_org(e.clone()),
+    ] {
+        ctx.register_udf(f);
+    }
 }
 
 /// `host X` (alone, or and-ed with other conditions) as two filters that

@@ -247,6 +247,10 @@ pub fn host_report(
     let out_filter = side(Direction::Src, addr);
     let in_filter = side(Direction::Dst, addr);
     let limit = (opts.top > 0).then_some(opts.top);
+    // The host's flows once from the files; the questions below run on them
+    // in memory. The site's usual countries still need the whole window.
+    let site = engine;
+    let engine = &engine.subset(&side(Direction::Either, addr))?;
 
     // Per hour with distinct peers: the totals, the data's span and the
     // peers per hour, in one pass per direction.
@@ -331,7 +335,7 @@ pub fn host_report(
 
     let (peers, peers_total) = peers(engine, addr, limit)?;
     let mut notes = Vec::new();
-    let countries = peer_countries(engine, addr, &opts.internal, &mut notes)?;
+    let countries = peer_countries(engine, site, addr, &opts.internal, &mut notes)?;
 
     Ok(HostReport {
         address: addr_to_ip(addr).to_string(),
@@ -492,9 +496,14 @@ fn other_side(addr: Addr, src_column: &str, dst_column: &str) -> String {
     )
 }
 
-fn host_flows_sql(addr: Addr) -> String {
+/// `FROM` the host's flows: two scans, each pruned by one address column
+/// (an `OR` across both columns prunes nothing; see the engine).
+pub(crate) fn host_flows_sql(addr: Addr) -> String {
     let ip = ip_sql(addr);
-    format!("FROM flows WHERE src_ip = {ip} OR dst_ip = {ip}")
+    format!(
+        "FROM (SELECT * FROM flows WHERE src_ip = {ip} \
+         UNION ALL SELECT * FROM flows WHERE dst_ip = {ip} AND src_ip <> {ip})"
+    )
 }
 
 /// Our own statements failing is a bug, not the user's fault.
@@ -543,13 +552,14 @@ fn peers(
 
 /// The foreign-destination profile, when countries are known.
 fn peer_countries(
-    engine: &QueryEngine,
+    host: &QueryEngine,
+    site: &QueryEngine,
     addr: Addr,
     internal: &[(Addr, Addr)],
     notes: &mut Vec<String>,
 ) -> Result<Option<ForeignProfile>, QueryError> {
-    let p = foreign_profile(engine, addr, internal)?;
-    if p.countries.iter().all(|c| c.country == "??") && !engine.has_registry() {
+    let p = foreign_profile(host, site, addr, internal)?;
+    if p.countries.iter().all(|c| c.country == "??") && !host.has_registry() {
         notes.push(
             "peer countries: these flows were stored without a registry; \
              name one in --config ([registry]) to look them up"

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::QueryEngine;
 use crate::error::QueryError;
-use crate::stat::{Aggregate, Key};
+use crate::stat::Key;
 use crate::table::Cell;
 
 /// A country is rare for the site when it gets less than this share of the
@@ -77,8 +77,11 @@ fn ip_sql(addr: Addr) -> String {
 
 /// The profile of `addr`, against the site whose internal networks are
 /// `internal` (inclusive ranges; empty: see [`Baseline::AllDestinations`]).
+/// The host's side is asked of `host` (the whole window, or a
+/// [`QueryEngine::subset`] holding the host's flows), the site's of `site`.
 pub fn foreign_profile(
-    engine: &QueryEngine,
+    host: &QueryEngine,
+    site: &QueryEngine,
     addr: Addr,
     internal: &[(Addr, Addr)],
 ) -> Result<ForeignProfile, QueryError> {
@@ -86,13 +89,13 @@ pub fn foreign_profile(
     let other = |src: &str, dst: &str| format!("CASE WHEN src_ip = {ip} THEN {dst} ELSE {src} END");
     let sql = format!(
         "SELECT c, count(*) AS flows, count(DISTINCT peer) AS peers \
-         FROM (SELECT {country} AS c, {peer} AS peer FROM flows \
-               WHERE src_ip = {ip} OR dst_ip = {ip}) \
+         FROM (SELECT {country} AS c, {peer} AS peer {from}) \
          GROUP BY c ORDER BY flows DESC, c ASC",
         country = other("src_country", "dst_country"),
         peer = other("src_ip", "dst_ip"),
+        from = crate::host::host_flows_sql(addr),
     );
-    let t = engine.sql(&sql).map_err(|e| match e {
+    let t = host.sql(&sql).map_err(|e| match e {
         QueryError::User(m) => QueryError::Engine(format!("peer countries: {m}")),
         e => e,
     })?;
@@ -129,7 +132,7 @@ pub fn foreign_profile(
             known_peers: 0,
         });
     }
-    let (baseline, site) = site_countries(engine, internal, addr)?;
+    let (baseline, site) = site_countries(site, internal, addr)?;
     let site_total: u64 = site.iter().map(|(_, n)| n).sum();
     let (mut rare_peers, mut rare_flows, mut known_peers) = (0, 0, 0);
     for c in &mut countries {
@@ -194,18 +197,10 @@ fn site_countries(
         let filter = Filter {
             expr: Expr::And(vec![filter.expr, not_host.clone()]),
         };
-        let rows = engine.aggregate(
-            &filter,
-            &Aggregate {
-                keys: vec![key],
-                distinct: Vec::new(),
-                order: None,
-                limit: None,
-            },
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.keys[0].to_string(), r.flows))
+        Ok(engine
+            .count_by(&filter, key)?
+            .into_iter()
+            .map(|(v, n)| (v.to_string(), n))
             .collect())
     };
     if internal.is_empty() {
