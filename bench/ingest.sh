@@ -6,7 +6,7 @@
 #   bench/ingest.sh [RATE ...]        rates in flows/s, e.g. 500k 1M 1.5M (default below)
 #
 # Environment: REPS (3) runs per cell, SECS (10) seconds of traffic per run,
-# DISK_RATE (200k) and DISK_FLOWS (4M) for the disk-only comparison (0 skips it),
+# DISK_RATE (200k) and DISK_FLOWS (4M) for the disk-only comparison (DISK_FLOWS=0 skips it),
 # OUT (bench/results/ingest-DATE) for raw results, FH_EXTRA (extra `collect`
 # arguments, e.g. "--config site.toml" to enrich every flow). Needs root (sysctl, apt-get).
 #
