@@ -225,3 +225,27 @@ pub fn query_json(config: Option<&Path>, data: &Path, args: &[&str]) -> serde_js
         )
     })
 }
+
+/// (value, flows, packets, bytes) of one statistic row.
+pub type Row = (String, u64, u64, u64);
+
+/// `nfdump -R DIR -s STAT -n 0 FILTER`, all rows, as (value, flows,
+/// packets, bytes), in nfdump's order.
+pub fn nfdump_stat(dir: &Path, stat: &str, filter: &str) -> Vec<Row> {
+    let out = run_ok(
+        Command::new("nfdump")
+            .env("TZ", "UTC")
+            .arg("-R")
+            .arg(dir)
+            .args(["-q", "-N", "-s", stat, "-n", "0", "-o", "csv", filter]),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() == 14 && f[0] != "ts")
+        .map(|f| {
+            let n = |s: &str| s.parse::<u64>().unwrap_or_else(|_| panic!("number {s:?}"));
+            (f[4].to_string(), n(f[5]), n(f[7]), n(f[9]))
+        })
+        .collect()
+}

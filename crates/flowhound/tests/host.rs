@@ -15,28 +15,6 @@ use serde_json::Value as Json;
 
 const SEED: u64 = 21;
 
-/// (value, flows, packets, bytes) of one statistic row.
-type Row = (String, u64, u64, u64);
-
-fn nfdump_stat(dir: &Path, stat: &str, filter: &str) -> Vec<Row> {
-    let out = run_ok(
-        Command::new("nfdump")
-            .env("TZ", "UTC")
-            .arg("-R")
-            .arg(dir)
-            .args(["-q", "-N", "-s", stat, "-n", "0", "-o", "csv", filter]),
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.len() == 14 && f[0] != "ts")
-        .map(|f| {
-            let n = |s: &str| s.parse::<u64>().unwrap_or_else(|_| panic!("number {s:?}"));
-            (f[4].to_string(), n(f[5]), n(f[7]), n(f[9]))
-        })
-        .collect()
-}
-
 fn flowhound_json(dir: &Path, args: &[&str]) -> Json {
     let out = run_ok(Command::new(bin()).args(args).arg("--data").arg(dir));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

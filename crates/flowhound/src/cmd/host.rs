@@ -230,61 +230,30 @@ fn table(r: &HostReport, top: usize, out: &mut impl Write) -> std::io::Result<()
     }
     writeln!(out)?;
 
-    writeln!(
+    let used: Vec<PortRow> = r
+        .ports_used
+        .iter()
+        .map(|p| (p.proto, p.port, p.flows, p.packets, p.bytes, p.peers))
+        .collect();
+    ports_table(
         out,
-        "Ports used (destination ports of its flows out), top {}:",
-        r.ports_used.len()
+        "Ports used (destination ports of its flows out)",
+        "none: no flows from it",
+        "peers",
+        &used,
     )?;
-    if r.ports_used.is_empty() {
-        writeln!(out, "  none: no flows from it")?;
-    } else {
-        writeln!(
-            out,
-            "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
-            "proto", "port", "flows", "packets", "bytes", "peers"
-        )?;
-        for p in &r.ports_used {
-            writeln!(
-                out,
-                "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
-                proto_name(p.proto.into()),
-                port_text(p.proto, p.port),
-                human(p.flows),
-                human(p.packets),
-                human(p.bytes),
-                p.peers
-            )?;
-        }
-    }
-    writeln!(out)?;
-
-    writeln!(
+    let offered: Vec<PortRow> = r
+        .ports_offered
+        .iter()
+        .map(|p| (p.proto, p.port, p.flows, p.packets, p.bytes, p.clients))
+        .collect();
+    ports_table(
         out,
-        "Ports offered (its own port on flows in), top {}:",
-        r.ports_offered.len()
+        "Ports offered (its own port on flows in)",
+        "none: no flows to it",
+        "clients",
+        &offered,
     )?;
-    if r.ports_offered.is_empty() {
-        writeln!(out, "  none: no flows to it")?;
-    } else {
-        writeln!(
-            out,
-            "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
-            "proto", "port", "flows", "packets", "bytes", "clients"
-        )?;
-        for p in &r.ports_offered {
-            writeln!(
-                out,
-                "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
-                proto_name(p.proto.into()),
-                port_text(p.proto, p.port),
-                human(p.flows),
-                human(p.packets),
-                human(p.bytes),
-                p.clients
-            )?;
-        }
-    }
-    writeln!(out)?;
 
     writeln!(out, "Top peers, {} of {}:", r.peers.len(), r.peers_total)?;
     let aw = r
@@ -388,6 +357,41 @@ fn table(r: &HostReport, top: usize, out: &mut impl Write) -> std::io::Result<()
         wrapped(out, "Note: ", n)?;
     }
     Ok(())
+}
+
+/// proto, port, flows, packets, bytes, and distinct peers or clients.
+type PortRow = (u8, u16, u64, u64, u64, u64);
+
+fn ports_table(
+    out: &mut impl Write,
+    title: &str,
+    empty: &str,
+    who: &str,
+    rows: &[PortRow],
+) -> std::io::Result<()> {
+    writeln!(out, "{title}, top {}:", rows.len())?;
+    if rows.is_empty() {
+        writeln!(out, "  {empty}")?;
+    } else {
+        writeln!(
+            out,
+            "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
+            "proto", "port", "flows", "packets", "bytes", who
+        )?;
+        for &(proto, port, flows, packets, bytes, n) in rows {
+            writeln!(
+                out,
+                "  {:<5} {:>7} {:>8} {:>8} {:>8} {:>7}",
+                proto_name(proto.into()),
+                port_text(proto, port),
+                human(flows),
+                human(packets),
+                human(bytes),
+                n
+            )?;
+        }
+    }
+    writeln!(out)
 }
 
 /// `text` in lines of at most 100 columns, the first after `lead`, the
