@@ -47,7 +47,7 @@ pub enum Command {
     /// Run SQL over the stored flows (the table `flows`).
     Sql(SqlArgs),
     /// One machine's story: its flows over time, the ports it used and
-    /// offered, its peers.
+    /// offered, its peers and their countries against the site's usual ones.
     Host(HostArgs),
 }
 
@@ -184,7 +184,8 @@ pub struct QueryArgs {
     pub window: Option<String>,
     /// Statistic: ELEMENT[/ORDER…], e.g. srcip/flows/bytes (repeatable). Elements:
     /// record srcip dstip ip srcport dstport port proto srcas dstas as inif outif
-    /// if router tos flags srcnet[/N] dstnet[/N]; orders: flows packets bytes pps bps bpp.
+    /// if router tos flags srcnet[/N] dstnet[/N] srcgeo dstgeo; orders: flows packets
+    /// bytes pps bps bpp. Countries and AS names come from the registry (--config).
     #[arg(short = 's', long = "stat", value_name = "ELEMENT[/ORDER]")]
     pub stat: Vec<String>,
     /// Rows per statistic (default 10; 0 for all), or flows/groups listed.
