@@ -290,6 +290,10 @@ impl Registry {
 /// The registry as the flow path sees it: the collector stores its answers
 /// with every flow, queries ask it about flows stored without them.
 impl flowhound_model::Enricher for Registry {
+    fn has_countries(&self) -> bool {
+        self.country_v4.len() + self.country_v6.len() > 0
+    }
+
     #[inline]
     fn country(&self, a: Addr) -> Option<[u8; 2]> {
         Registry::country(self, a).map(Country::code)
@@ -334,6 +338,11 @@ impl LazyRegistry {
 impl flowhound_model::Enricher for LazyRegistry {
     fn ready(&self) -> Result<(), String> {
         self.get().map(|_| ()).map_err(str::to_owned)
+    }
+
+    fn has_countries(&self) -> bool {
+        self.get()
+            .is_ok_and(flowhound_model::Enricher::has_countries)
     }
 
     fn country(&self, a: Addr) -> Option<[u8; 2]> {

@@ -33,6 +33,11 @@ pub trait Enricher: Send + Sync {
     fn ready(&self) -> Result<(), String> {
         Ok(())
     }
+    /// Whether any source of countries is configured: without one, flows
+    /// keep [`COUNTRY_NONE`] (to be looked up later), not [`COUNTRY_UNKNOWN`].
+    fn has_countries(&self) -> bool {
+        true
+    }
     /// The country of `a`, as two upper-case ASCII letters.
     fn country(&self, a: Addr) -> Option<[u8; 2]>;
     /// The AS number announcing `a`.
@@ -43,8 +48,10 @@ pub trait Enricher: Send + Sync {
     /// Fill in a flow's countries, and its AS numbers where the exporter
     /// sent none (an exporter's own AS numbers are kept).
     fn enrich(&self, f: &mut FlowRecord) {
-        f.src_country = self.country(f.src_ip).unwrap_or(COUNTRY_UNKNOWN);
-        f.dst_country = self.country(f.dst_ip).unwrap_or(COUNTRY_UNKNOWN);
+        if self.has_countries() {
+            f.src_country = self.country(f.src_ip).unwrap_or(COUNTRY_UNKNOWN);
+            f.dst_country = self.country(f.dst_ip).unwrap_or(COUNTRY_UNKNOWN);
+        }
         if f.src_as == 0 {
             f.src_as = self.as_number(f.src_ip).unwrap_or(0);
         }

@@ -77,23 +77,50 @@ fn ip_sql(addr: Addr) -> String {
 
 /// The profile of `addr`, against the site whose internal networks are
 /// `internal` (inclusive ranges; empty: see [`Baseline::AllDestinations`]).
-/// The host's side is asked of `host` (the whole window, or a
-/// [`QueryEngine::subset`] holding the host's flows), the site's of `site`.
+/// The host's side is asked of `host` (best a [`QueryEngine::subset`]
+/// holding the host's flows: its scope is an `OR` the files cannot be
+/// pruned by), the site's of `site`. Both are measured the same way: with
+/// internal networks, the flows between inside and outside, counted by the
+/// outside end's country; without, the destinations' countries.
 pub fn foreign_profile(
     host: &QueryEngine,
     site: &QueryEngine,
     addr: Addr,
     internal: &[(Addr, Addr)],
 ) -> Result<ForeignProfile, QueryError> {
+    // The host measured as the site is: its flows with the outside (both
+    // ways) against the internal networks, or its destinations when no
+    // internal networks are known.
+    let one = AddrSet::from_ranges(vec![(addr, addr)]);
+    let at = |dir| Expr::Addr {
+        dir,
+        set: one.clone(),
+    };
+    let scope = if internal.is_empty() {
+        at(Direction::Src)
+    } else {
+        let inside = AddrSet::from_ranges(internal.to_vec());
+        let outside = |dir| {
+            Expr::Not(Box::new(Expr::Addr {
+                dir,
+                set: inside.clone(),
+            }))
+        };
+        Expr::Or(vec![
+            Expr::And(vec![at(Direction::Src), outside(Direction::Dst)]),
+            Expr::And(vec![at(Direction::Dst), outside(Direction::Src)]),
+        ])
+    };
+    let host = host.subset(&Filter { expr: scope })?;
     let ip = ip_sql(addr);
     let other = |src: &str, dst: &str| format!("CASE WHEN src_ip = {ip} THEN {dst} ELSE {src} END");
     let sql = format!(
         "SELECT c, count(*) AS flows, count(DISTINCT peer) AS peers \
-         FROM (SELECT {country} AS c, {peer} AS peer {from}) \
+         FROM (SELECT CASE WHEN {country} IS NULL THEN '??' ELSE {country} END AS c, \
+               {peer} AS peer FROM flows) \
          GROUP BY c ORDER BY flows DESC, c ASC",
         country = other("src_country", "dst_country"),
         peer = other("src_ip", "dst_ip"),
-        from = crate::host::host_flows_sql(addr),
     );
     let t = host.sql(&sql).map_err(|e| match e {
         QueryError::User(m) => QueryError::Engine(format!("peer countries: {m}")),
@@ -113,8 +140,6 @@ pub fn foreign_profile(
             rare_for_site: false,
         })
         .collect();
-    // Unknown and never-looked-up peers are one row.
-    merge_unknown(&mut countries);
 
     let baseline = if internal.is_empty() {
         Baseline::AllDestinations
@@ -159,30 +184,6 @@ pub fn foreign_profile(
     })
 }
 
-fn merge_unknown(countries: &mut Vec<PeerCountry>) {
-    let mut unknown: Option<PeerCountry> = None;
-    countries.retain(|c| {
-        if c.country != "??" {
-            return true;
-        }
-        match &mut unknown {
-            Some(u) => {
-                u.flows += c.flows;
-                u.peers += c.peers;
-            }
-            None => unknown = Some(c.clone()),
-        }
-        false
-    });
-    if let Some(u) = unknown {
-        let at = countries
-            .iter()
-            .position(|c| c.flows < u.flows)
-            .unwrap_or(countries.len());
-        countries.insert(at, u);
-    }
-}
-
 /// Flows per country of the site's outside peers, the flows of `host` left out.
 fn site_countries(
     engine: &QueryEngine,
@@ -197,11 +198,16 @@ fn site_countries(
         let filter = Filter {
             expr: Expr::And(vec![filter.expr, not_host.clone()]),
         };
-        Ok(engine
-            .count_by(&filter, key)?
-            .into_iter()
-            .map(|(v, n)| (v.to_string(), n))
-            .collect())
+        // Never looked up and unknown are one `??`.
+        let mut by_code: Vec<(String, u64)> = Vec::new();
+        for (v, n) in engine.count_by(&filter, key)? {
+            let code = v.to_string();
+            match by_code.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, m)) => *m += n,
+                None => by_code.push((code, n)),
+            }
+        }
+        Ok(by_code)
     };
     if internal.is_empty() {
         let all = Filter { expr: Expr::Any };

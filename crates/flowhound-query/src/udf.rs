@@ -458,9 +458,11 @@ impl ScalarUDFImpl for RegistryFn {
         let out: ArrayRef = match self.kind {
             RegistryKind::Country => {
                 let col = fixed16(&a[0])?;
+                // No source of countries: still unknown, not `??`.
+                let known = e.has_countries();
                 let codes: StringArray = (0..col.len())
                     .map(|i| {
-                        col.is_valid(i).then(|| {
+                        (known && col.is_valid(i)).then(|| {
                             let c = e.country(addr_at(col, i)).unwrap_or(COUNTRY_UNKNOWN);
                             String::from_utf8_lossy(&c).into_owned()
                         })
@@ -483,7 +485,13 @@ impl ScalarUDFImpl for RegistryFn {
                 let Some(col) = col else {
                     return exec_err!("as_org takes an AS number, got {}", a[0].data_type());
                 };
-                let names: StringArray = col.iter().map(|n| n.and_then(|n| e.as_org(n))).collect();
+                // One registry scan per distinct AS of the batch, not per row.
+                let mut seen: std::collections::HashMap<u32, Option<&str>> =
+                    std::collections::HashMap::new();
+                let names: StringArray = col
+                    .iter()
+                    .map(|n| n.and_then(|n| *seen.entry(n).or_insert_with(|| e.as_org(n))))
+                    .collect();
                 Arc::new(names)
             }
         };

@@ -4,9 +4,10 @@
 //!
 //! - nfdump's: `YYYY/MM/DD.hh:mm:ss[-YYYY/MM/DD.hh:mm:ss]`, also with the
 //!   time shortened to `hh:mm` or `hh`, or left out (`YYYY/MM/DD`). Missing
-//!   fields are zero. As in nfdump, which compares whole seconds, the end
-//!   second is included: `…-2026/11/26.14:59:59` takes flows up to
-//!   14:59:59.999. A single time means from then on.
+//!   fields are zero. As in nfdump 1.7, the end time itself is in:
+//!   `…-2026/11/26.15:00:00` takes flows that end by 15:00:00.000 (checked
+//!   against nfdump on a day of 40 M flows). A single time means from then
+//!   on.
 //! - ISO 8601 intervals: `2026-11-26T00:00:00Z/2026-11-27T00:00:00Z`,
 //!   half-open, with `Z`, an offset, or none (UTC); fractional seconds and a
 //!   bare date (`2026-11-26`) are accepted. A single time means from then on.
@@ -114,8 +115,9 @@ pub fn parse_window(s: &str) -> Result<TimeWindow, WindowError> {
         };
         let start = parse_nfdump(s, a)?;
         let end = match b {
-            // The whole end second is in, as in nfdump.
-            Some(b) => parse_nfdump(s, b)?.saturating_add(1000),
+            // The end time itself is in, to the millisecond, as in nfdump
+            // 1.7 (a flow ending at hh:mm:ss.000 is in, at .001 out).
+            Some(b) => parse_nfdump(s, b)?.saturating_add(1),
             None => i64::MAX,
         };
         TimeWindow::new(start, end)
@@ -216,11 +218,12 @@ mod tests {
     }
 
     #[test]
-    fn nfdump_full_range_includes_the_end_second() {
-        assert_eq!(
-            ok("2026/11/26.14:00:00-2026/11/26.14:59:59"),
-            TimeWindow::new(DAY + 14 * H, DAY + 15 * H)
-        );
+    fn nfdump_range_includes_the_end_time() {
+        // nfdump 1.7: a flow ending at 15:00:00.000 is in, at .001 out.
+        let w = ok("2026/11/26.14:00:00-2026/11/26.15:00:00");
+        assert_eq!(w, TimeWindow::new(DAY + 14 * H, DAY + 15 * H + 1));
+        assert!(w.holds(DAY + 14 * H, DAY + 15 * H));
+        assert!(!w.holds(DAY + 14 * H, DAY + 15 * H + 1));
     }
 
     #[test]
@@ -230,7 +233,7 @@ mod tests {
         assert_eq!(ok("2026/11/26"), TimeWindow::new(DAY, i64::MAX));
         assert_eq!(
             ok("2026/11/26-2026/11/27"),
-            TimeWindow::new(DAY, DAY + 24 * H + 1000)
+            TimeWindow::new(DAY, DAY + 24 * H + 1)
         );
         assert_eq!(
             ok(" 2026/1/2.3:4:5 ").start_ms,
