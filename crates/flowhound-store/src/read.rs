@@ -150,8 +150,11 @@ fn open(
             StoreError::schema(path.display().to_string(), format!("no column {name}"))
         })
     };
+    // Columns added to the schema later (the countries) are absent from
+    // older files: read as nulls (see `arrange`).
     let mut wanted = columns
         .iter()
+        .filter(|c| !(c.nullable() && schema.index_of(c.name()).is_err()))
         .map(|c| index(c.name()))
         .collect::<Result<Vec<_>, _>>()?;
     wanted.sort_unstable();
@@ -216,6 +219,9 @@ fn arrange(
     let arrays = columns
         .iter()
         .map(|c| {
+            if c.nullable() && b.column_by_name(c.name()).is_none() {
+                return Ok(arrow_array::new_null_array(&c.data_type(), b.num_rows()));
+            }
             b.column_by_name(c.name()).cloned().ok_or_else(|| {
                 StoreError::schema(
                     path.display().to_string(),

@@ -136,6 +136,17 @@ impl WriteOptions {
     /// The builder of [`WriteOptions::properties`], to adjust before use with
     /// [`ParquetWriter::with_properties`].
     pub fn properties_builder(&self) -> Result<WriterPropertiesBuilder, StoreError> {
+        self.properties_builder_for(self.row_group_rows)
+    }
+
+    /// [`WriteOptions::properties_builder`] for a file of `rows` flows: the
+    /// Bloom filters are sized for the row groups it will have, so that a
+    /// small file (a quiet minute) does not carry filters larger than its
+    /// flows.
+    pub fn properties_builder_for(
+        &self,
+        rows: usize,
+    ) -> Result<WriterPropertiesBuilder, StoreError> {
         let level = ZstdLevel::try_new(self.zstd_level).map_err(|e| {
             StoreError::schema(
                 "write options",
@@ -187,8 +198,8 @@ impl WriteOptions {
         }
         if self.bloom_filters {
             // Sized for a row group's distinct addresses, not Parquet's
-            // default of a million: ~20 kB per column and row group.
-            let ndv = (self.row_group_rows as u64 / 8).clamp(1024, 1 << 20);
+            // default of a million: 32 kB per column of a full row group.
+            let ndv = (rows.min(self.row_group_rows) as u64 / 8).clamp(64, 1 << 20);
             for c in [Column::SrcIp, Column::DstIp] {
                 let path = ColumnPath::from(c.name());
                 b = b
@@ -220,6 +231,9 @@ pub struct ParquetWriter {
     flows_dir: PathBuf,
     options: WriteOptions,
     properties: WriterProperties,
+    /// Properties given by [`ParquetWriter::with_properties`], used as they
+    /// are; otherwise each file's are derived from the options.
+    custom: bool,
     seq: AtomicU64,
 }
 
@@ -227,18 +241,20 @@ impl ParquetWriter {
     /// A writer into `data_dir/flows/`. Invalid options (a zstd level out of
     /// range) fall back to the defaults for that setting.
     pub fn new(data_dir: &Path, options: WriteOptions) -> Self {
-        let properties = options.properties().unwrap_or_else(|_| {
-            let fixed = WriteOptions {
+        let options = match options.properties() {
+            Ok(_) => options,
+            Err(_) => WriteOptions {
                 zstd_level: WriteOptions::default().zstd_level,
-                ..options.clone()
-            };
-            // The default level is valid, so this cannot fail.
-            fixed.properties().unwrap_or_default()
-        });
+                ..options
+            },
+        };
+        // The default level is valid, so this cannot fail.
+        let properties = options.properties().unwrap_or_default();
         ParquetWriter {
             flows_dir: data_dir.join("flows"),
             options,
             properties,
+            custom: false,
             seq: AtomicU64::new(0),
         }
     }
@@ -255,6 +271,7 @@ impl ParquetWriter {
             flows_dir: data_dir.join("flows"),
             options,
             properties,
+            custom: true,
             seq: AtomicU64::new(0),
         }
     }
@@ -344,7 +361,15 @@ impl ParquetWriter {
         rows: &[Row],
     ) -> Result<u64, StoreError> {
         let file = File::create(tmp).map_err(|e| StoreError::io("create", tmp, e))?;
-        let mut writer = ArrowWriter::try_new(file, flow_schema(), Some(self.properties.clone()))
+        let properties = if self.custom {
+            self.properties.clone()
+        } else {
+            self.options
+                .properties_builder_for(rows.len())
+                .map(|b| b.build())
+                .unwrap_or_else(|_| self.properties.clone())
+        };
+        let mut writer = ArrowWriter::try_new(file, flow_schema(), Some(properties))
             .map_err(|e| StoreError::parquet(tmp, e))?;
         // One row group at a time: the copy stays small, and smaller writes
         // measured slower in the encoder. Each client bucket's requests and

@@ -287,3 +287,34 @@ fn expire_by_size_removes_oldest_first() {
         0
     );
 }
+
+/// A file written before the country columns existed (28 columns) is read
+/// with them null, next to a current one.
+#[test]
+fn files_from_before_the_country_columns_read_as_not_looked_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows: Vec<FlowRecord> = (0..100).map(|i| flow(i, T0 + i as i64 * 1000)).collect();
+    let batch: FlowBatch = flows.iter().copied().collect();
+    let full = batch.to_record_batch();
+    let old = full
+        .project(&(0..full.num_columns() - 2).collect::<Vec<_>>())
+        .expect("project");
+    assert!(old.column_by_name("src_country").is_none());
+    let hour = dir.path().join("flows/2026/11/26/14");
+    std::fs::create_dir_all(&hour).expect("mkdir");
+    let file = std::fs::File::create(hour.join("old.parquet")).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, old.schema(), None).expect("writer");
+    w.write(&old).expect("write");
+    w.close().expect("close");
+    let got = scan_all(&LocalStore::new(dir.path()), None);
+    let mut want: Vec<FlowRecord> = flows
+        .iter()
+        .map(|f| FlowRecord {
+            src_country: flowhound_model::COUNTRY_NONE,
+            dst_country: flowhound_model::COUNTRY_NONE,
+            ..*f
+        })
+        .collect();
+    want = sorted(want);
+    assert_eq!(got, want);
+}

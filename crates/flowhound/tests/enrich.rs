@@ -186,9 +186,20 @@ fn countries_and_as_numbers_at_ingest_and_at_query_time_match_the_registry() {
     assert_eq!(geo_stat(None, &at_ingest, &host), want);
     assert_eq!(geo_stat(Some(&config), &plain, &host), want);
 
-    // Without a registry at either time there are no countries to tell.
-    let none = geo_stat(None, &plain, &host);
-    assert_eq!(none.keys().collect::<Vec<_>>(), vec!["??"], "{none:?}");
+    // Without a registry at either time there are no countries to tell,
+    // and the user is told how to get them.
+    let out = std::process::Command::new(bin())
+        .args(["query", "-s", "dstgeo/flows", "--data"])
+        .arg(&plain)
+        .arg(&host)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("without a registry") && err.contains("--config"),
+        "{err}"
+    );
 
     // The geo filter selects exactly the flows of that country, both ways.
     let (top_cc, top_n) = want

@@ -116,16 +116,24 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
             &filter,
             &Aggregate {
                 keys: vec![Key::SrcIp],
-                distinct: Vec::new(),
+                distinct: vec![Key::DstIp],
                 order: Some(Order::Flows),
                 limit: Some(1),
             },
         )
         .map_err(super::query::query_err)?;
-    if let Some(bot) = top.first().map(|r| r.keys[0].to_string()) {
+    // A host that is not the mail server and sends SMTP to this many
+    // servers is no mail client.
+    const SPAM_DESTINATIONS: u64 = 50;
+    let suspect = top
+        .first()
+        .filter(|r| r.distinct.first().copied().unwrap_or(0) >= SPAM_DESTINATIONS);
+    if let Some(r) = suspect {
+        let bot = r.keys[0].to_string();
+        let servers = r.distinct.first().copied().unwrap_or(0);
         println!(
-            "\n{bot} is not the site's mail server (10.0.0.25), yet it sends SMTP to many \
-             destinations: a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
+            "\n{bot} is not the site's mail server (10.0.0.25), yet it sent SMTP to {servers} \
+             servers: a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
         );
         super::host::run(
             HostArgs {
@@ -139,6 +147,8 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
             },
             config,
         )?;
+    } else {
+        println!("\nNo host but the mail server sends SMTP to many servers.");
     }
     if keep.is_some() {
         println!(

@@ -301,6 +301,22 @@ fn statistics(
         Some(t) => t,
         None => engine.totals(filter).map_err(query_err)?,
     };
+    // Countries nobody ever looked up are not "unknown to the registry".
+    let never_looked_up = tables.iter().any(|(_, _, rows)| match rows {
+        StatRows::Groups(Key::SrcGeo | Key::DstGeo, rows) => {
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| r.keys[0] == Value::Country(flowhound_model::COUNTRY_NONE))
+        }
+        _ => false,
+    });
+    if never_looked_up && !engine.has_registry() {
+        return Err(user(
+            "these flows were stored without a registry, so they have no countries: \
+             name one in --config ([registry] country = \"….mmdb\") to look them up now",
+        ));
+    }
     let orgs = as_orgs(engine, &tables);
     match format {
         QueryFormat::Json => {
