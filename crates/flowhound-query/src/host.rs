@@ -489,20 +489,10 @@ fn ip_sql(addr: Addr) -> String {
 
 /// The flows of the host, with `{src}`/`{dst}`-side columns turned into the
 /// other side's: the peer's value of a two-sided field.
-fn other_side(addr: Addr, src_column: &str, dst_column: &str) -> String {
+pub(crate) fn other_side(addr: Addr, src_column: &str, dst_column: &str) -> String {
     format!(
         "CASE WHEN src_ip = {ip} THEN {dst_column} ELSE {src_column} END",
         ip = ip_sql(addr)
-    )
-}
-
-/// `FROM` the host's flows: two scans, each pruned by one address column
-/// (an `OR` across both columns prunes nothing; see the engine).
-pub(crate) fn host_flows_sql(addr: Addr) -> String {
-    let ip = ip_sql(addr);
-    format!(
-        "FROM (SELECT * FROM flows WHERE src_ip = {ip} \
-         UNION ALL SELECT * FROM flows WHERE dst_ip = {ip} AND src_ip <> {ip})"
     )
 }
 
@@ -514,7 +504,8 @@ fn internal(what: &str, e: QueryError) -> QueryError {
     }
 }
 
-/// The top peers and the number of distinct peers, in one statement.
+/// The top peers and the number of distinct peers, in one statement over
+/// `engine`, the [`QueryEngine::subset`] that holds the host's flows only.
 fn peers(
     engine: &QueryEngine,
     addr: Addr,
@@ -527,10 +518,9 @@ fn peers(
                sum(bytes) AS bytes, \
                sum(CASE WHEN src_ip = {ip} THEN 1 ELSE 0 END) AS flows_out, \
                sum(CASE WHEN dst_ip = {ip} THEN 1 ELSE 0 END) AS flows_in \
-               {from} GROUP BY 1) \
+               FROM flows GROUP BY 1) \
          ORDER BY flows DESC, peer ASC{limit}",
         peer = other_side(addr, "src_ip", "dst_ip"),
-        from = host_flows_sql(addr),
         limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default(),
     );
     let t = engine.sql(&sql).map_err(|e| internal("host peers", e))?;

@@ -4,11 +4,12 @@
 //! the rest of the site never reaches stands out here.
 
 use flowhound_filter::{AddrSet, Direction, Expr, Filter};
-use flowhound_model::{addr_to_ip, Addr};
+use flowhound_model::Addr;
 use serde::Serialize;
 
 use crate::engine::QueryEngine;
 use crate::error::QueryError;
+use crate::host::other_side;
 use crate::stat::Key;
 use crate::table::Cell;
 
@@ -70,11 +71,6 @@ impl ForeignProfile {
     }
 }
 
-/// `ip('X')` in SQL: folded to the stored form, so comparisons prune.
-fn ip_sql(addr: Addr) -> String {
-    format!("ip('{}')", addr_to_ip(addr))
-}
-
 /// The profile of `addr`, against the site whose internal networks are
 /// `internal` (inclusive ranges; empty: see [`Baseline::AllDestinations`]).
 /// The host's side is asked of `host` (best a [`QueryEngine::subset`]
@@ -112,8 +108,7 @@ pub fn foreign_profile(
         ])
     };
     let host = host.subset(&Filter { expr: scope })?;
-    let ip = ip_sql(addr);
-    let other = |src: &str, dst: &str| format!("CASE WHEN src_ip = {ip} THEN {dst} ELSE {src} END");
+    let other = |src: &str, dst: &str| other_side(addr, src, dst);
     let sql = format!(
         "SELECT c, count(*) AS flows, count(DISTINCT peer) AS peers \
          FROM (SELECT CASE WHEN {country} IS NULL THEN '??' ELSE {country} END AS c, \
