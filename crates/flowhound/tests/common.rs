@@ -249,3 +249,20 @@ pub fn nfdump_stat(dir: &Path, stat: &str, filter: &str) -> Vec<Row> {
         })
         .collect()
 }
+
+/// SIGTERM to nfcapd, which then closes its file; it must exit 0.
+pub fn stop_nfcapd(mut nfcapd: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &nfcapd.id().to_string()])
+        .status();
+    let (status, err) = wait_with_timeout(&mut nfcapd, Duration::from_secs(30));
+    assert!(status.success(), "nfcapd: {status} {err}");
+}
+
+/// A time as nfdump's CSV prints it: `YYYY-MM-DD hh:mm:ss.mmm`, UTC.
+pub fn fmt_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("time")
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}

@@ -74,13 +74,6 @@ fn nfdump_flows(dir: &Path) -> Vec<Key> {
         .collect()
 }
 
-fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("time")
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
-}
-
 fn flowhound_flows(dir: &Path) -> Vec<Key> {
     let store = LocalStore::new(dir);
     let mut out = Vec::new();
@@ -115,7 +108,7 @@ fn compare(proto: &str, seed: &str) {
     let fh_dir = tempfile::tempdir().expect("tempdir");
     let nf_port = free_udp_port();
     let fh_port = free_udp_port();
-    let mut nfcapd = nfcapd(nf_port, nf_dir.path());
+    let nfcapd = nfcapd(nf_port, nf_dir.path());
     let collector = collect(fh_port, fh_dir.path(), &[]);
 
     let args = [
@@ -134,11 +127,7 @@ fn compare(proto: &str, seed: &str) {
     let sent_nf = generate_to(&[nf_port, fh_port], &args);
     std::thread::sleep(Duration::from_millis(500));
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &nfcapd.id().to_string()])
-        .status();
-    let (status, err) = wait_with_timeout(&mut nfcapd, Duration::from_secs(30));
-    assert!(status.success(), "nfcapd: {status} {err}");
+    stop_nfcapd(nfcapd);
     terminate(collector);
 
     let mut theirs = nfdump_flows(nf_dir.path());

@@ -77,7 +77,7 @@ fn statistics_equal_nfdumps() {
     let fh_dir = tempfile::tempdir().expect("tempdir");
     let nf_port = free_udp_port();
     let fh_port = free_udp_port();
-    let mut nfcapd = nfcapd(nf_port, nf_dir.path());
+    let nfcapd = nfcapd(nf_port, nf_dir.path());
     let collector = collect(fh_port, fh_dir.path(), &[]);
     let sent = generate_to(
         &[nf_port, fh_port],
@@ -97,11 +97,7 @@ fn statistics_equal_nfdumps() {
         ],
     );
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill")
-        .args(["-TERM", &nfcapd.id().to_string()])
-        .status();
-    let (status, err) = wait_with_timeout(&mut nfcapd, Duration::from_secs(30));
-    assert!(status.success(), "nfcapd: {status} {err}");
+    stop_nfcapd(nfcapd);
     terminate(collector);
     assert_eq!(sent["flows"].as_u64(), Some(40000));
 

@@ -61,13 +61,6 @@ fn query_stat(dir: &Path, stat: &str, filter: &str, extra: &[&str]) -> Vec<(Row,
         .collect()
 }
 
-fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .expect("time")
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
-}
-
 /// Flows, packets, bytes over rows.
 fn sum(rows: &[Row]) -> (u64, u64, u64) {
     rows.iter()
@@ -130,7 +123,7 @@ fn a_spam_bots_story_matches_query_and_nfdump() {
     let (nf, fh) = (nf_dir.path(), fh_dir.path());
     let nf_port = free_udp_port();
     let fh_port = free_udp_port();
-    let mut nfcapd = nfcapd(nf_port, nf);
+    let nfcapd = nfcapd(nf_port, nf);
     let collector = collect(fh_port, fh, &[]);
     // 20 000 flows in 2 s of real time, 3600 times faster: two hours of flow time.
     let sent = generate_to(
@@ -153,11 +146,7 @@ fn a_spam_bots_story_matches_query_and_nfdump() {
         ],
     );
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill")
-        .args(["-TERM", &nfcapd.id().to_string()])
-        .status();
-    let (status, err) = wait_with_timeout(&mut nfcapd, Duration::from_secs(30));
-    assert!(status.success(), "nfcapd: {status} {err}");
+    stop_nfcapd(nfcapd);
     terminate(collector);
     assert_eq!(sent["flows"].as_u64(), Some(20000));
 
