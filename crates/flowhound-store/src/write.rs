@@ -230,10 +230,9 @@ pub struct WrittenFile {
 pub struct ParquetWriter {
     flows_dir: PathBuf,
     options: WriteOptions,
-    properties: WriterProperties,
     /// Properties given by [`ParquetWriter::with_properties`], used as they
-    /// are; otherwise each file's are derived from the options.
-    custom: bool,
+    /// are; `None`: each file's are derived from the options.
+    custom: Option<WriterProperties>,
     seq: AtomicU64,
 }
 
@@ -248,13 +247,10 @@ impl ParquetWriter {
                 ..options
             },
         };
-        // The default level is valid, so this cannot fail.
-        let properties = options.properties().unwrap_or_default();
         ParquetWriter {
             flows_dir: data_dir.join("flows"),
             options,
-            properties,
-            custom: false,
+            custom: None,
             seq: AtomicU64::new(0),
         }
     }
@@ -270,8 +266,7 @@ impl ParquetWriter {
         ParquetWriter {
             flows_dir: data_dir.join("flows"),
             options,
-            properties,
-            custom: true,
+            custom: Some(properties),
             seq: AtomicU64::new(0),
         }
     }
@@ -361,13 +356,14 @@ impl ParquetWriter {
         rows: &[Row],
     ) -> Result<u64, StoreError> {
         let file = File::create(tmp).map_err(|e| StoreError::io("create", tmp, e))?;
-        let properties = if self.custom {
-            self.properties.clone()
-        } else {
-            self.options
+        let properties = match &self.custom {
+            Some(p) => p.clone(),
+            // `new` made the options valid, so this cannot fail.
+            None => self
+                .options
                 .properties_builder_for(rows.len())
                 .map(|b| b.build())
-                .unwrap_or_else(|_| self.properties.clone())
+                .unwrap_or_default(),
         };
         let mut writer = ArrowWriter::try_new(file, flow_schema(), Some(properties))
             .map_err(|e| StoreError::parquet(tmp, e))?;
