@@ -13,7 +13,17 @@ use flowhound_query::{Aggregate, Key, Order};
 use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArgs};
 
 pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let enricher = super::whois::enricher_loaded(config)?;
+    // The config and its registry, read once for the collector, the query
+    // and the host report.
+    let config = super::whois::load_config(config)?;
+    let enricher = config
+        .as_ref()
+        .map(super::whois::enricher_of)
+        .transpose()?
+        .flatten();
+    if let Some(e) = &enricher {
+        e.ready().map_err(crate::units::user)?;
+    }
     let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
         Some(d) => (d, None),
         None => {
@@ -108,7 +118,7 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
         },
         enricher.clone(),
     )?;
-    let engine = super::query::open(&data, None, enricher)?;
+    let engine = super::query::open(&data, None, enricher.clone())?;
     let filter = flowhound_filter::parse("proto tcp and dst port 25 and not ip 10.0.0.25")
         .map_err(|e| anyhow::anyhow!("the demo's filter: {e}"))?;
     let top = engine
@@ -135,7 +145,7 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
             "\n{bot} is not the site's mail server (10.0.0.25), yet it sent SMTP to {servers} \
              servers: a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
         );
-        super::host::run(
+        super::host::report(
             HostArgs {
                 address: bot,
                 data: data.clone(),
@@ -145,7 +155,8 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
                 svg: None,
                 output: Format::Table,
             },
-            config,
+            enricher,
+            config.as_ref(),
         )?;
     } else {
         println!("\nNo host but the mail server sends SMTP to many servers.");

@@ -4,12 +4,14 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use flowhound_enrich::Config;
+use flowhound_model::Enricher;
 use flowhound_query::{host_report, Baseline, HostOptions, HostReport, HostTotals, RARE_PER_MILLE};
-use flowhound_store::parse_window;
 
-use super::query::{open, proto_name, query_err};
+use super::query::{open, proto_name, query_err, window_arg};
 use crate::args::{Format, HostArgs};
 use crate::units::{human, user};
 
@@ -20,10 +22,17 @@ pub fn run(a: HostArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
         .map(super::whois::enricher_of)
         .transpose()?
         .flatten();
-    let internal = config
-        .as_ref()
-        .map(|c| c.site.internal_ranges())
-        .unwrap_or_default();
+    report(a, enricher, config.as_ref())
+}
+
+/// The report on `a.address`, with the registry and site of an already
+/// loaded config.
+pub fn report(
+    a: HostArgs,
+    enricher: Option<Arc<dyn Enricher>>,
+    config: Option<&Config>,
+) -> anyhow::Result<()> {
+    let internal = config.map(|c| c.site.internal_ranges()).unwrap_or_default();
     let ip: IpAddr = a.address.trim().parse().map_err(|_| {
         user(format!(
             "'{}' is not an IPv4 or IPv6 address (host names are not resolved)",
@@ -35,13 +44,8 @@ pub fn run(a: HostArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
         Some(d) => Some(i64::try_from(d.as_millis()).map_err(|_| user("--bin is too large"))?),
         None => None,
     };
-    let engine = open(&a.data, a.window.as_deref(), enricher)?;
-    let window = a
-        .window
-        .as_deref()
-        .map(parse_window)
-        .transpose()
-        .map_err(|e| user(e.to_string()))?;
+    let window = window_arg(a.window.as_deref())?;
+    let engine = open(&a.data, window, enricher)?;
     let report = host_report(
         &engine,
         ip,

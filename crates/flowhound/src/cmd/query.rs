@@ -12,7 +12,7 @@ use flowhound_query::{
     AggRow, Aggregate, Cell, Element, Key, Order, QueryEngine, QueryError, StatSpec, Table, Totals,
     Value,
 };
-use flowhound_store::{parse_window, LocalStore};
+use flowhound_store::{parse_window, LocalStore, TimeWindow};
 use serde_json::{json, Map, Value as Json};
 
 use crate::args::{QueryArgs, QueryFormat};
@@ -32,7 +32,7 @@ fn run_to(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let filter = read_filter(a.filter_file.as_deref(), &a.filter)?;
-    let engine = open(&a.data, a.window.as_deref(), enricher)?;
+    let engine = open(&a.data, window_arg(a.window.as_deref())?, enricher)?;
     let distinct = match &a.distinct {
         Some(d) => Key::parse_fields(d).map_err(query_err)?,
         None => Vec::new(),
@@ -118,10 +118,18 @@ pub fn read_filter(file: Option<&std::path::Path>, words: &[String]) -> anyhow::
     flowhound_filter::parse(&text).map_err(|e| user(e.to_string()))
 }
 
+/// `-t`, parsed; a bad window is the user's fault.
+pub fn window_arg(window: Option<&str>) -> anyhow::Result<Option<TimeWindow>> {
+    window
+        .map(parse_window)
+        .transpose()
+        .map_err(|e| user(e.to_string()))
+}
+
 /// The engine over the flows of the window.
 pub fn open(
     data: &std::path::Path,
-    window: Option<&str>,
+    window: Option<TimeWindow>,
     enricher: Option<Arc<dyn Enricher>>,
 ) -> anyhow::Result<QueryEngine> {
     if !data.is_dir() {
@@ -130,10 +138,6 @@ pub fn open(
             data.display()
         )));
     }
-    let window = window
-        .map(parse_window)
-        .transpose()
-        .map_err(|e| user(e.to_string()))?;
     QueryEngine::open(&LocalStore::new(data), window, enricher)
         .map_err(query_err)
         .with_context(|| format!("cannot query {}", data.display()))

@@ -4,7 +4,7 @@ use std::io::Write;
 use anyhow::Context;
 use flowhound_collect::exporters::read_book;
 use flowhound_query::{summary, Summary};
-use flowhound_store::{parse_window, LocalStore};
+use flowhound_store::LocalStore;
 
 use crate::args::{Format, SummaryArgs};
 use crate::units::{human, time, user};
@@ -16,12 +16,7 @@ pub fn run(a: SummaryArgs) -> anyhow::Result<()> {
             a.data.display()
         )));
     }
-    let window = a
-        .window
-        .as_deref()
-        .map(parse_window)
-        .transpose()
-        .map_err(|e| user(e.to_string()))?;
+    let window = super::query::window_arg(a.window.as_deref())?;
     let book = read_book(&a.data)
         .with_context(|| format!("cannot read {}/exporters.json", a.data.display()))?;
     let sequences: BTreeMap<String, (u64, u64)> = book
