@@ -391,3 +391,45 @@ fn absurd_times_are_filed_not_refused() {
     let rows: u64 = files.iter().map(|f| f.rows).sum();
     assert_eq!(rows, 3);
 }
+
+/// Bloom filters on the address columns, sized for the file: a quiet
+/// minute's 100 flows carry filters of a few hundred bytes, a full row
+/// group's 32 kB.
+#[test]
+fn bloom_filters_are_sized_for_the_file() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bloom_bytes = |n: u64| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flows: Vec<FlowRecord> = (0..n).map(|i| flow(i, T0 + (i % 1000) as i64)).collect();
+        let batch: FlowBatch = flows.into_iter().collect();
+        let files = ParquetWriter::new(dir.path(), WriteOptions::default())
+            .write(&[batch.to_record_batch()])
+            .expect("write");
+        let reader = SerializedFileReader::new(std::fs::File::open(&files[0].path).expect("open"))
+            .expect("read");
+        let meta = reader.metadata();
+        let src = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == "src_ip")
+            .expect("src_ip");
+        (0..meta.num_row_groups())
+            .map(|rg| {
+                meta.row_group(rg)
+                    .column(src)
+                    .bloom_filter_length()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let small = bloom_bytes(100);
+    let full = bloom_bytes(200_000);
+    assert!(
+        small > 0 && small <= 1024,
+        "100 flows: {small} bytes of Bloom filter"
+    );
+    assert!(full >= 16 * 1024, "a full row group: {full} bytes");
+}

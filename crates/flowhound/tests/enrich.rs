@@ -438,3 +438,45 @@ fn a_registry_file_that_is_missing_is_named_and_exits_2() {
         );
     }
 }
+
+/// A registry of AS numbers only: flows get AS numbers but no `??`
+/// countries, so a country source added later still fills them.
+#[test]
+fn a_registry_without_countries_leaves_them_to_be_looked_up() {
+    let Some(registry) = shared_registry() else {
+        return;
+    };
+    let capture = registry.join("../captures/payloads-as-pcap/ipfixcol2_example_flows.pcap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("asn-only.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry]\nasn = [\"{}/asn-ipv4.csv\"]\n",
+            registry.display()
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    run_ok(
+        std::process::Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["import", "pcap"])
+            .arg(&capture)
+            .arg("--data")
+            .arg(&data),
+    );
+    let listed = flows(None, &data, "ipv4");
+    assert!(listed.len() > 1000);
+    assert!(listed
+        .iter()
+        .all(|f| f["src_country"].is_null() && f["dst_country"].is_null()));
+    assert!(listed.iter().any(|f| f["dst_as"] != 0));
+    // The full registry at query time gives them their countries.
+    let full = registry_config(dir.path(), &registry);
+    let with = flows(Some(&full), &data, "ipv4");
+    assert!(with
+        .iter()
+        .any(|f| f["dst_country"].is_string() && f["dst_country"] != "??"));
+}
