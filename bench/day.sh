@@ -23,13 +23,7 @@ PORT=${PORT:-29960}
 DAY=2026-11-26
 . bench/side_lib.sh
 
-WORK=$(mktemp -d /var/tmp/fh-bench.XXXXXX)
-trap cleanup EXIT; trap "exit 130" INT TERM
-exec 3>&1
-NF="$WORK/nf" FHD="$WORK/fh"
-
-MACHINE=$(machine)
-echo "$MACHINE"
+setup
 echo "sending $FLOWS flows at $RATE/s over $DAY (flow time) to nfcapd :$PORT and flowhound :$((PORT + 1))"
 start_collectors "$NF" "$PORT" "$FHD" "$((PORT + 1))"
 s=$(now)

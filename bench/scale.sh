@@ -27,12 +27,7 @@ REPS=${REPS:-5}
 PORT=${PORT:-29970}
 . bench/side_lib.sh
 
-WORK=$(mktemp -d /var/tmp/fh-bench.XXXXXX)
-trap cleanup EXIT; trap "exit 130" INT TERM
-exec 3>&1
-NF="$WORK/nf" FHD="$WORK/fh"
-MACHINE=$(machine)
-echo "$MACHINE"
+setup
 
 SMTP='proto tcp and dst port 25'
 HOUR=2026/11/01.14:00:00-2026/11/01.15:00:00

@@ -18,6 +18,17 @@ done
 
 NFPID= FHPID= GENPID=
 WORK=
+# setup: a work directory removed on exit (see cleanup), fd 3 for progress
+# lines, the two tools' data directories, and the machine line printed.
+setup() {
+  WORK=$(mktemp -d /var/tmp/fh-bench.XXXXXX)
+  trap cleanup EXIT
+  trap "exit 130" INT TERM
+  exec 3>&1
+  NF="$WORK/nf" FHD="$WORK/fh"
+  MACHINE=$(machine)
+  echo "$MACHINE"
+}
 # cleanup: stop the collectors we started; remove the data unless KEEP=1.
 cleanup() {
   local pid
