@@ -18,6 +18,15 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// `2001:db8:0:NET::LAST`, in the documentation prefix.
+fn doc_v6(net: u8, last: u8) -> Addr {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    b[5] = net;
+    b[15] = last;
+    addr_from_v6(b)
+}
+
 /// Generated traffic, with the fields the generator leaves alone varied so
 /// that every kind of condition selects some flows and not others.
 fn flows() -> Vec<FlowRecord> {
@@ -27,42 +36,8 @@ fn flows() -> Vec<FlowRecord> {
             let mut f = t.next_flow(START + (i as i64) * 200);
             let h = mix(i);
             if h.is_multiple_of(13) {
-                f.src_ip = addr_from_v6([
-                    0x20,
-                    0x01,
-                    0x0d,
-                    0xb8,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    (h >> 8) as u8 & 7,
-                ]);
-                f.dst_ip = addr_from_v6([
-                    0x20,
-                    0x01,
-                    0x0d,
-                    0xb8,
-                    0,
-                    1,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    (h >> 16) as u8 & 7,
-                ]);
+                f.src_ip = doc_v6(0, (h >> 8) as u8 & 7);
+                f.dst_ip = doc_v6(1, (h >> 16) as u8 & 7);
             } else if h.is_multiple_of(17) {
                 f.dst_ip = addr_from_v6([0x26, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
             }
