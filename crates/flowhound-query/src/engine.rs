@@ -15,6 +15,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::logical_expr::{cast, col, lit, when, Expr as DfExpr, SortExpr};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
@@ -24,6 +25,7 @@ use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
 
 use crate::compile::compile;
 use crate::error::QueryError;
+use crate::localfs::InPlaceFiles;
 use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Totals, Value};
 use crate::table::Table;
 use crate::udf::{FlowCounter, IpMask, IpParse, IpStr, RegistryFn};
@@ -453,6 +455,8 @@ fn session() -> Result<(SessionContext, tokio::runtime::Runtime), QueryError> {
     config.options_mut().execution.parquet.pushdown_filters = true;
     config.options_mut().execution.parquet.reorder_filters = true;
     let ctx = SessionContext::new_with_config(config);
+    let local = ObjectStoreUrl::local_filesystem();
+    ctx.register_object_store(local.as_ref(), Arc::new(InPlaceFiles::default()));
     for f in [IpStr::udf(), IpParse::udf(), IpMask::udf()] {
         ctx.register_udf(f);
     }

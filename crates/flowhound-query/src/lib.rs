@@ -14,6 +14,7 @@ mod compile;
 mod engine;
 mod error;
 mod host;
+mod localfs;
 mod profile;
 mod stat;
 mod summary;
