@@ -19,7 +19,8 @@ use flowhound_store::records_from_batch;
 const RECORDS_SHOWN: usize = 100;
 
 fn captures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures")
 }
 
 const PARTS: [&str; 5] = [
@@ -107,7 +108,10 @@ fn golden_captures() {
         return;
     }
     let overwrite = std::env::var("OVERWRITE").is_ok_and(|v| v == "true" || v == "1");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let golden = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests/golden");
     let mut groups: BTreeMap<(PathBuf, String), Vec<(usize, PathBuf)>> = BTreeMap::new();
     for dir in ["pcap", "payloads-as-pcap"] {
         for path in walk(&root.join(dir)) {

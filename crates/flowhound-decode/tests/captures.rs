@@ -8,12 +8,12 @@ use flowhound_decode::{decode, Decoded, TemplateCache};
 use flowhound_model::{addr_from_v4, addr_to_ip, FlowRecord};
 
 fn payloads() -> Option<PathBuf> {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/captures/payloads"
-    ));
+    let dir = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/captures/payloads");
     if dir.is_dir() {
-        Some(dir.to_path_buf())
+        Some(dir)
     } else {
         assert!(
             std::env::var_os("FLOWHOUND_REQUIRE_SHARED").is_none(),

@@ -25,7 +25,10 @@ impl Rng {
 }
 
 fn load() -> Option<Registry> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    let dir = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/registry");
     let mmdb = dir.join("geo-whois-asn-country.mmdb");
     if !mmdb.exists() {
         eprintln!(

@@ -11,7 +11,10 @@ use flowhound_enrich::{Registry, RegistryConfig};
 use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
 
 fn registry_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    let dir = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/registry");
     if dir.join("geo-whois-asn-country.mmdb").exists() && dir.join("asn-ipv4.csv").exists() {
         Some(dir)
     } else {

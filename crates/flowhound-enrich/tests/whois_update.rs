@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use flowhound_enrich::{parse_addr, update, whois, Config, EnrichError, Registry};
 
 fn registry_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    let dir = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/registry");
     if dir.join("geo-whois-asn-country.mmdb").exists() && dir.join("asn-ipv6.csv").exists() {
         Some(dir)
     } else {

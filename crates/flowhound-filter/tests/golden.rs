@@ -17,6 +17,7 @@
 use flowhound_filter::{parse, Filter};
 use flowhound_model::{addr_from_v4, addr_from_v6, FlowRecord};
 use std::net::IpAddr;
+use std::path::Path;
 
 fn addr(s: &str) -> Result<u128, String> {
     match s.parse::<IpAddr>().map_err(|e| format!("{s}: {e}"))? {
@@ -202,7 +203,10 @@ fn check(c: &Case) -> Result<(), String> {
 
 #[test]
 fn golden_filters() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let dir = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests");
     let mut total = 0;
     let mut failures = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)

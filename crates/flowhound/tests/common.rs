@@ -183,7 +183,10 @@ pub fn summary(data: &Path) -> serde_json::Value {
 /// a message, except where `FLOWHOUND_REQUIRE_SHARED` is set (CI's test
 /// script sets it): there a missing registry fails the test.
 pub fn shared_registry() -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    let dir = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../../shared/registry");
     if dir.join("geo-whois-asn-country.mmdb").exists() {
         return Some(dir);
     }

@@ -93,7 +93,10 @@ fn normalise(s: &str) -> String {
 fn query_output_is_golden() {
     let dir = tempfile::tempdir().expect("tempdir");
     data_set(dir.path());
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/query.slt");
+    let path = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+    .join("tests/golden/query.slt");
     let text = std::fs::read_to_string(&path).expect("read golden file");
     let (preamble, cases) = parse(&text);
     assert!(cases.len() >= 10, "only {} cases", cases.len());
