@@ -28,7 +28,7 @@ use arrow_array::RecordBatch;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use flowhound_decode::{decode, TemplateCache};
 use flowhound_model::{addr_from_v4, addr_from_v6, Addr, Enricher};
-use flowhound_store::{expire, FlowBatch, ParquetWriter, WriteOptions};
+use flowhound_store::{compact, expire, CompactOptions, FlowBatch, ParquetWriter, WriteOptions};
 use tracing::{error, info, warn};
 
 use crate::exporters::{merge_book, ExporterKey, ExporterStats};
@@ -65,6 +65,11 @@ pub struct CollectConfig {
     /// Registries asked about every flow before it is stored (countries,
     /// missing AS numbers); `None` stores flows as exported.
     pub enricher: Option<Arc<dyn Enricher>>,
+    /// Merge each settled hour's files into one (see `flowhound_store::compact`);
+    /// `None` keeps a file per epoch.
+    pub compact: Option<CompactOptions>,
+    /// How often retention and compaction run.
+    pub maintenance_interval: Duration,
 }
 
 impl CollectConfig {
@@ -81,6 +86,8 @@ impl CollectConfig {
             max_bytes: None,
             memory_jobs: 2,
             enricher: None,
+            compact: Some(CompactOptions::default()),
+            maintenance_interval: Duration::from_secs(60),
         }
     }
 }
@@ -135,6 +142,7 @@ pub struct Running {
     receivers: Vec<JoinHandle<()>>,
     pipeline: JoinHandle<Result<(), CollectError>>,
     metrics_thread: Option<JoinHandle<()>>,
+    maintenance: Option<JoinHandle<()>>,
     _lock: std::fs::File,
 }
 
@@ -162,6 +170,9 @@ impl Running {
             .unwrap_or_else(|_| Err(CollectError::Internal("pipeline thread panicked".into())));
         self.stop.store(true, RELAXED);
         if let Some(m) = self.metrics_thread {
+            let _ = m.join();
+        }
+        if let Some(m) = self.maintenance {
             let _ = m.join();
         }
         result
@@ -343,6 +354,19 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
     }
     drop(full_tx);
 
+    let maintenance =
+        if config.compact.is_some() || config.max_age.is_some() || config.max_bytes.is_some() {
+            let (config, stop) = (config.clone(), stop.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("maintenance".into())
+                    .spawn(move || maintain(&config, &stop))
+                    .map_err(|e| CollectError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
     let pipeline = {
         let metrics = metrics.clone();
         let ports: Vec<u16> = listen.iter().map(|a| a.port()).collect();
@@ -364,8 +388,60 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
         receivers,
         pipeline,
         metrics_thread,
+        maintenance,
         _lock: lock,
     })
+}
+
+/// Retention and compaction, every `maintenance_interval` until `stop`.
+/// They walk the whole tree and merge files in the background, at low
+/// priority, away from the writer.
+fn maintain(config: &CollectConfig, stop: &AtomicBool) {
+    crate::priority::lower_this_thread();
+    let write = WriteOptions::default();
+    loop {
+        let next = Instant::now() + config.maintenance_interval;
+        while Instant::now() < next {
+            if stop.load(RELAXED) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100).min(config.maintenance_interval));
+        }
+        if config.max_age.is_some() || config.max_bytes.is_some() {
+            match expire(&config.data_dir, config.max_age, config.max_bytes, now_ms()) {
+                Ok(report) if !report.removed.is_empty() => info!(
+                    files = report.removed.len(),
+                    bytes = report.removed_bytes,
+                    "retention removed old files"
+                ),
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "retention failed"),
+            }
+        }
+        if let Some(options) = &config.compact {
+            let started = Instant::now();
+            match compact(&config.data_dir, options, &write, now_ms(), &|| {
+                stop.load(RELAXED)
+            }) {
+                Ok(r) => {
+                    if r.files_in > 0 {
+                        info!(
+                            hours = r.hours,
+                            files = r.files_in,
+                            into = r.files_out,
+                            flows = r.flows,
+                            secs = started.elapsed().as_secs_f64(),
+                            "merged each settled hour's files"
+                        );
+                    }
+                    for p in r.problems {
+                        warn!(problem = %p, "a file could not be merged; its flows stay where they are");
+                    }
+                }
+                Err(e) => warn!(error = %e, "compaction failed"),
+            }
+        }
+    }
 }
 
 fn source_addr(src: SocketAddr) -> Addr {
@@ -793,7 +869,6 @@ fn write_files(
     // Templates carry over from one spilled epoch to the next.
     let mut cache = TemplateCache::default();
     let mut last_error = Ok(());
-    let mut last_expire: Option<Instant> = None;
     for job in jobs {
         let started = Instant::now();
         let (epoch, batches, exporters, from_memory) = match job {
@@ -847,23 +922,6 @@ fn write_files(
                 metrics.write_error();
                 error!(error = %e, epoch, "cannot write Parquet files; the epoch's flows stay in the write-ahead log for the next start");
                 last_error = Err(e.into());
-            }
-        }
-        // Retention walks the whole tree: once a minute is plenty.
-        let expire_due = last_expire.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
-        if (config.max_age.is_some() || config.max_bytes.is_some()) && expire_due {
-            last_expire = Some(Instant::now());
-            match expire(&config.data_dir, config.max_age, config.max_bytes, now_ms()) {
-                Ok(report) => {
-                    if !report.removed.is_empty() {
-                        info!(
-                            files = report.removed.len(),
-                            bytes = report.removed_bytes,
-                            "retention removed old files"
-                        );
-                    }
-                }
-                Err(e) => warn!(error = %e, "retention failed"),
             }
         }
     }

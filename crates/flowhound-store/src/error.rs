@@ -43,6 +43,15 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A file of the store's own (a compaction record) is not what it
+    /// should be.
+    #[error("{path}: {detail}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A time window the user typed could not be parsed.
     #[error(transparent)]
     Window(#[from] crate::window::WindowError),

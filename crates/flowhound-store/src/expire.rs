@@ -4,7 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::layout::{self, StoredFile};
+use crate::compact::MaintenanceLock;
+use crate::layout::{self, StoredFile, COVERS_EXT};
 use crate::write::HOUR_MS;
 use crate::StoreError;
 
@@ -27,7 +28,8 @@ pub struct ExpireReport {
 /// A file's age is that of the end of its hour: it goes once every flow it
 /// can hold started more than `max_age` before `now_ms`. Partition
 /// directories left empty are removed. Files being written (hidden temp
-/// files) are left alone.
+/// files) are left alone. Files that a compaction replaced go with the
+/// first file of their hour, so that none of them is read again.
 pub fn expire(
     data_dir: &Path,
     max_age: Option<Duration>,
@@ -35,9 +37,15 @@ pub fn expire(
     now_ms: i64,
 ) -> Result<ExpireReport, StoreError> {
     let flows_dir = data_dir.join("flows");
+    let _lock = MaintenanceLock::take(&flows_dir)?;
     let mut all: Vec<StoredFile> = Vec::new();
+    let mut replaced: std::collections::HashMap<i64, Vec<PathBuf>> = Default::default();
     for p in layout::partitions(&flows_dir, None)? {
-        all.extend(layout::files(&p)?);
+        let listing = layout::listing(&p)?;
+        all.extend(listing.live);
+        let mut leftovers = listing.covered;
+        leftovers.extend(listing.orphans);
+        replaced.insert(p.hour, leftovers);
     }
     all.sort();
     let mut total: u64 = all.iter().map(|f| f.bytes).sum();
@@ -51,11 +59,13 @@ pub fn expire(
         if !too_old && !too_big {
             break;
         }
-        match fs::remove_file(&f.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("remove", &f.path, e)),
+        // Replaced files first (they would be read again once the file
+        // replacing them is gone), then the file, then its compaction record.
+        for old in replaced.remove(&f.hour).unwrap_or_default() {
+            remove(&old)?;
         }
+        remove(&f.path)?;
+        remove(&f.path.with_extension(&COVERS_EXT[1..]))?;
         total -= f.bytes;
         kept -= 1;
         report.removed.push(f.path.clone());
@@ -72,6 +82,14 @@ pub fn expire(
     report.kept_files = kept as u64;
     report.kept_bytes = total;
     Ok(report)
+}
+
+fn remove(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io("remove", path, e)),
+    }
 }
 
 /// Removes `dir` and its parents below `root` while they are empty.

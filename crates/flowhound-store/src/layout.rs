@@ -24,6 +24,8 @@ pub(crate) struct StoredFile {
     pub hour: i64,
     pub path: PathBuf,
     pub bytes: u64,
+    /// When it was last written, ms since the epoch.
+    pub modified_ms: i64,
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
@@ -115,12 +117,112 @@ pub(crate) fn partitions(
     Ok(out)
 }
 
-/// The finished files of a partition: `*.parquet`, not hidden (temp files
-/// are `.<name>.parquet.tmp`), oldest name first.
-pub(crate) fn files(p: &Partition) -> Result<Vec<StoredFile>, StoreError> {
-    let mut out = Vec::new();
-    for (name, path) in read_dir_sorted(&p.dir)? {
-        if name.starts_with('.') || !name.ends_with(".parquet") {
+/// The extension of a compaction record (see [`crate::compact`]).
+pub(crate) const COVERS_EXT: &str = ".covers";
+
+/// A compaction record `<stem>.covers` beside `<stem>.parquet`: the file
+/// names whose flows `<stem>.parquet` holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Covers {
+    /// `<stem>.parquet`.
+    pub output: String,
+    /// The file names it replaces, in the partition directory.
+    pub inputs: Vec<String>,
+}
+
+/// A compaction record's text: a comment line, then one file name a line.
+pub(crate) fn covers_text(output: &str, inputs: &[String]) -> String {
+    let mut text = format!(
+        "# flowhound compaction: {output} holds the flows of these files; readers skip them\n"
+    );
+    for name in inputs {
+        text.push_str(name);
+        text.push('\n');
+    }
+    text
+}
+
+fn parse_covers(path: &Path, output: String, text: &str) -> Result<Covers, StoreError> {
+    let mut inputs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.contains('/') || !line.ends_with(".parquet") {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("line {}: {line:?} is not a flow file name", n + 1),
+            });
+        }
+        inputs.push(line.to_string());
+    }
+    Ok(Covers { output, inputs })
+}
+
+/// What a partition directory holds.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// The files readers read: every finished `*.parquet` that no
+    /// compaction record in force names, oldest name first.
+    pub live: Vec<StoredFile>,
+    /// The compaction records in force (their output exists).
+    pub covers: Vec<Covers>,
+    /// Files that readers skip and that may go: inputs of records in force
+    /// that are still there.
+    pub covered: Vec<PathBuf>,
+    /// Records whose output does not exist (an interrupted compaction, or
+    /// a record of an output that was itself compacted away).
+    pub orphans: Vec<PathBuf>,
+}
+
+/// A file's modification time, ms since the epoch (0 when unknown).
+pub(crate) fn modified_ms(meta: &fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Everything in a partition directory, sorted into [`Listing`].
+pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
+    let entries = read_dir_sorted(&p.dir)?;
+    let parquet: std::collections::BTreeSet<String> = entries
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| !n.starts_with('.') && n.ends_with(".parquet"))
+        .cloned()
+        .collect();
+    let mut out = Listing::default();
+    let mut hidden = std::collections::BTreeSet::new();
+    for (name, path) in &entries {
+        let Some(stem) = name.strip_suffix(COVERS_EXT) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let output = format!("{stem}.parquet");
+        if !parquet.contains(&output) {
+            out.orphans.push(path.clone());
+            continue;
+        }
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            // Removed since the listing: its output went with it (expiry).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StoreError::io("read compaction record", path, e)),
+        };
+        let covers = parse_covers(path, output, &text)?;
+        hidden.extend(covers.inputs.iter().cloned());
+        out.covers.push(covers);
+    }
+    for (name, path) in entries {
+        if !parquet.contains(&name) {
+            continue;
+        }
+        if hidden.contains(&name) {
+            out.covered.push(path);
             continue;
         }
         let meta = match fs::metadata(&path) {
@@ -130,12 +232,20 @@ pub(crate) fn files(p: &Partition) -> Result<Vec<StoredFile>, StoreError> {
             Err(e) => return Err(StoreError::io("stat", &path, e)),
         };
         if meta.is_file() {
-            out.push(StoredFile {
+            out.live.push(StoredFile {
                 hour: p.hour,
                 path,
                 bytes: meta.len(),
+                modified_ms: modified_ms(&meta),
             });
         }
     }
     Ok(out)
+}
+
+/// The files of a partition that readers read: `*.parquet`, not hidden
+/// (temp files are `.<name>.parquet.tmp`), not replaced by a compacted
+/// file; oldest name first.
+pub(crate) fn files(p: &Partition) -> Result<Vec<StoredFile>, StoreError> {
+    Ok(listing(p)?.live)
 }

@@ -10,7 +10,8 @@
 //!   datagrams); this crate does not read it.
 //!
 //! Reading goes through the [`FlowStore`] seam ([`LocalStore`] over the
-//! files); retention through [`expire`]. [`FlowBatch`] is the columnar
+//! files); retention through [`expire`]; [`compact`] merges each settled
+//! hour's files into one. [`FlowBatch`] is the columnar
 //! builder decoders push flows into.
 //!
 //! This crate knows nothing about sockets, wire formats, filters or queries.
@@ -41,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod compact;
 mod error;
 mod expire;
 mod fsutil;
@@ -50,6 +52,7 @@ mod window;
 mod write;
 
 pub use batch::{records_from_batch, FlowBatch};
+pub use compact::{compact, CompactOptions, CompactReport};
 pub use error::StoreError;
 pub use expire::{expire, ExpireReport};
 pub use read::{BatchIter, FlowStore, LocalStore};

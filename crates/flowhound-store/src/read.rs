@@ -129,6 +129,25 @@ impl Iterator for Scan {
     }
 }
 
+/// Every flow of one file, with every column of the flow schema (columns
+/// the file lacks read as nulls); `None` when the file vanished.
+pub(crate) fn read_whole(path: &Path) -> Result<Option<Vec<RecordBatch>>, StoreError> {
+    let columns = &Column::ALL;
+    let Some(reader) = open(path, None, columns, 64 * 1024)? else {
+        return Ok(None);
+    };
+    let schema = flow_schema();
+    let mut out = Vec::new();
+    for b in reader {
+        let b = b.map_err(|source| StoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        out.push(arrange(&b, columns, &schema, path)?);
+    }
+    Ok(Some(out))
+}
+
 /// A reader of the flows of one file in the window, or `None` when the file
 /// vanished (expired) since it was listed.
 fn open(

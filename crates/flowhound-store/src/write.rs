@@ -311,10 +311,34 @@ impl ParquetWriter {
         while start < rows.len() {
             let hour = rows[start].hour;
             let end = start + rows[start..].partition_point(|r| r.hour == hour);
-            written.push(self.write_file(hour, batches, &rows[start..end], name)?);
+            written.push(self.write_file(hour, batches, &rows[start..end], name, |_| Ok(()))?);
             start = end;
         }
         Ok(written)
+    }
+
+    /// Writes the flows of `batches`, all of one `hour`, to one file
+    /// `<name>.parquet` in its directory. `before_rename` runs once the
+    /// file is complete under its temp name, before it appears: the
+    /// compactor writes its record there.
+    pub(crate) fn write_hour(
+        &self,
+        hour: i64,
+        batches: &[RecordBatch],
+        name: &str,
+        before_rename: impl FnOnce(&Path) -> Result<(), StoreError>,
+    ) -> Result<WrittenFile, StoreError> {
+        for b in batches {
+            check_schema(b, "parquet write")?;
+        }
+        let rows = sort_rows(batches, self.options.sort)?;
+        if let Some(other) = rows.iter().find(|r| r.hour != hour) {
+            return Err(StoreError::schema(
+                "parquet write",
+                format!("a flow of hour {} among those of hour {hour}", other.hour),
+            ));
+        }
+        self.write_file(hour, batches, &rows, name, before_rename)
     }
 
     fn write_file(
@@ -323,12 +347,14 @@ impl ParquetWriter {
         batches: &[RecordBatch],
         rows: &[Row],
         name: &str,
+        before_rename: impl FnOnce(&Path) -> Result<(), StoreError>,
     ) -> Result<WrittenFile, StoreError> {
         let dir = self.flows_dir.join(hour_dir(hour));
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let path = dir.join(format!("{name}.parquet"));
         let result = self.write_tmp(&tmp, batches, rows).and_then(|bytes| {
+            before_rename(&dir)?;
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &tmp, e))?;
             if self.options.fsync {
                 sync_dir(&dir)?;

@@ -27,6 +27,10 @@ pub struct Args {
 pub enum Command {
     /// Receive NetFlow v5/v9 and IPFIX over UDP and store every flow.
     Collect(CollectArgs),
+    /// Merge each hour's files into one: queries open fewer files. The
+    /// collector does this by itself once an hour has settled; run it after
+    /// imports, or on stores written without it.
+    Compact(CompactArgs),
     /// Totals of stored flows, in all and per exporter (like nfdump -I).
     Summary(SummaryArgs),
     /// Import flow exports from files.
@@ -74,6 +78,24 @@ pub struct CollectArgs {
     /// Retention: keep all flow files together under this size (e.g. 500G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
+    /// Merge each hour's files into one once the hour ended this long ago
+    /// and no file came for this long (late flows are merged in later).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub compact_after: std::time::Duration,
+    /// Keep a file per --file-interval instead (queries read more files).
+    #[arg(long)]
+    pub no_compact: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompactArgs {
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Replaced files stay this long for queries already reading them; a
+    /// later run (or the collector) removes them. 0: at once.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use flowhound_collect::{start, CollectConfig};
 use flowhound_model::Enricher;
+use flowhound_store::CompactOptions;
 use tracing::info;
 
 use crate::args::CollectArgs;
@@ -17,6 +18,10 @@ pub fn run(a: CollectArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Resul
     config.file_interval = a.file_interval;
     config.max_age = a.max_age;
     config.max_bytes = a.max_size;
+    config.compact = (!a.no_compact).then(|| CompactOptions {
+        settle: a.compact_after,
+        ..CompactOptions::default()
+    });
     let signals = super::stop_on_signals()?;
     let running = start(config).context("cannot start the collector")?;
     let stop = running.stop_flag();

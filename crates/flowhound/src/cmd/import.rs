@@ -88,6 +88,8 @@ pub fn run(a: ImportPcapArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Re
         books.insert(k, s);
     }
     merge_book(&a.data, &books).context("cannot update exporters.json")?;
+    // Big captures were written in parts: one file per hour reads faster.
+    super::compact::now(&a.data, std::time::Duration::ZERO)?;
     let errors = metrics.decode_errors();
     eprintln!(
         "imported {written} flows from {} datagrams into {}{}",

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod collect;
+mod compact;
 mod demo;
 mod generate;
 mod host;
@@ -16,6 +17,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config.as_deref();
     match args.command {
         Command::Collect(a) => collect::run(a, whois::enricher_loaded(config)?),
+        Command::Compact(a) => compact::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Import(ImportCommand::Pcap(a)) => import::run(a, whois::enricher_loaded(config)?),
         Command::Generate(a) => generate::run(a),
