@@ -29,6 +29,8 @@ sleep 1
   --flows "$FLOWS" --max-datagram 1700 --seed 7 --start 2026-11-26T14:00:00Z >/dev/null
 sleep 2
 kill -TERM $NFPID $FHPID; wait $NFPID $FHPID 2>/dev/null || true
+# One file per hour, as the collector leaves it once the hour has settled.
+"$FH" compact --data "$WORK/fh" --grace 0
 echo "date: $(date -u +%FT%TZ)  host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "flows: nfdump $(TZ=UTC nfdump -R "$WORK/nf" -I | awk '/^Flows:/{print $2}'), flowhound $("$FH" summary --data "$WORK/fh" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["flows"])')"
 

@@ -65,13 +65,17 @@ start_collectors() {
   wait_udp "$2"; wait_udp "$4"
 }
 
-# stop_collectors: SIGTERM both; each writes what it holds and exits.
+# stop_collectors: SIGTERM both; each writes what it holds and exits. Then
+# flowhound's hours are merged into one file each, as a live collector does
+# ten minutes after an hour ends (nfcapd -t 3600 wrote one file per hour of
+# wall time, so this replay left it a single file).
 stop_collectors() {
   sleep 2   # the last datagrams are in the socket buffers
   kill -TERM "$NFPID" "$FHPID"
   wait "$NFPID" 2>/dev/null || true
   wait "$FHPID" 2>/dev/null || true
   NFPID= FHPID=
+  "$FH" compact --data "$FHD" --grace 0 2>&1 | sed 's/^/flowhound compact: /' >&3
 }
 
 # generate FLOWS RATE SEED START SECONDS_OF_FLOW_TIME NFPORT FHPORT

@@ -433,3 +433,40 @@ fn bloom_filters_are_sized_for_the_file() {
     );
     assert!(full >= 16 * 1024, "a full row group: {full} bytes");
 }
+
+/// zstd only where it pays: addresses and counters compressed, delta-coded
+/// times and dictionary-coded constants stored as encoded.
+#[test]
+fn only_columns_that_shrink_are_compressed() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows: Vec<FlowRecord> = (0..5000).map(|i| flow(i, T0 + i as i64)).collect();
+    let batch: FlowBatch = flows.into_iter().collect();
+    let files = ParquetWriter::new(dir.path(), WriteOptions::default())
+        .write(&[batch.to_record_batch()])
+        .expect("write");
+    let reader = SerializedFileReader::new(std::fs::File::open(&files[0].path).expect("open"))
+        .expect("read");
+    let rg = reader.metadata().row_group(0);
+    let codec = |name: &str| {
+        rg.columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .map(|c| c.compression())
+            .expect("column")
+    };
+    for name in [
+        "src_ip", "dst_ip", "src_port", "dst_port", "bytes", "packets",
+    ] {
+        assert!(
+            matches!(codec(name), Compression::ZSTD(_)),
+            "{name}: {:?}",
+            codec(name)
+        );
+    }
+    for name in ["time_start", "time_end", "proto", "src_as", "src_country"] {
+        assert_eq!(codec(name), Compression::UNCOMPRESSED, "{name}");
+    }
+    assert_eq!(read_parquet(&files[0].path).len(), 5000);
+}
