@@ -76,4 +76,18 @@ impl Filter {
     pub fn matches(&self, flow: &FlowRecord) -> bool {
         eval::eval(&self.expr, flow)
     }
+
+    /// Whether the filter asks for a country (`geo`) anywhere: it needs
+    /// flows stored with countries, or a registry to look them up.
+    pub fn asks_country(&self) -> bool {
+        fn walk(e: &Expr) -> bool {
+            match e {
+                Expr::Geo { .. } => true,
+                Expr::And(v) | Expr::Or(v) => v.iter().any(walk),
+                Expr::Not(e) => walk(e),
+                _ => false,
+            }
+        }
+        walk(&self.expr)
+    }
 }

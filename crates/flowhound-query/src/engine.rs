@@ -169,6 +169,30 @@ impl QueryEngine {
         self.enricher.is_some()
     }
 
+    /// Whether the window's flows can answer a `geo` filter: a registry
+    /// looks countries up, or some flow was stored with one. `false` only
+    /// when there are flows and none has a country (stored without a
+    /// registry): such a filter would silently match nothing.
+    pub fn can_tell_countries(&self) -> Result<bool, QueryError> {
+        if self.has_registry() {
+            return Ok(true);
+        }
+        let any = |df: DataFrame| -> Result<bool, QueryError> {
+            let batches = self.collect(df.limit(0, Some(1))?)?;
+            Ok(batches.iter().any(|b| b.num_rows() > 0))
+        };
+        let flows = self.rt.block_on(self.ctx.table("flows"))?;
+        // Row groups whose countries are all null are skipped by their
+        // null counts: this reads little.
+        let with_country = flows.clone().filter(
+            col("src_country")
+                .is_not_null()
+                .or(col("dst_country").is_not_null()),
+        )?;
+        Ok(any(with_country.select_columns(&["src_country"])?)?
+            || !any(flows.select_columns(&["proto"])?)?)
+    }
+
     fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
         let df = self.rt.block_on(self.ctx.table("flows"))?;
         if let Some((src, dst)) = split_host(&filter.expr) {

@@ -200,6 +200,19 @@ fn countries_and_as_numbers_at_ingest_and_at_query_time_match_the_registry() {
         err.contains("without a registry") && err.contains("--config"),
         "{err}"
     );
+    // So does a geo filter, instead of silently matching nothing.
+    let out = std::process::Command::new(bin())
+        .args(["query", "--data"])
+        .arg(&plain)
+        .arg(format!("{host} and not dst geo US"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("asks for countries") && err.contains("--config"),
+        "{err}"
+    );
 
     // The geo filter selects exactly the flows of that country, both ways.
     let (top_cc, top_n) = want

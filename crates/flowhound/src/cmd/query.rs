@@ -33,6 +33,13 @@ fn run_to(
 ) -> anyhow::Result<()> {
     let filter = read_filter(a.filter_file.as_deref(), &a.filter)?;
     let engine = open(&a.data, window_arg(a.window.as_deref())?, enricher)?;
+    if filter.asks_country() && !engine.can_tell_countries().map_err(query_err)? {
+        return Err(user(
+            "the filter asks for countries (geo), but these flows were stored without a \
+             registry, so they have none: name one in --config ([registry] country = \
+             \"….mmdb\") to look them up now",
+        ));
+    }
     let distinct = match &a.distinct {
         Some(d) => Key::parse_fields(d).map_err(query_err)?,
         None => Vec::new(),
