@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -32,11 +32,20 @@ use futures::StreamExt;
 /// files must not run out of file descriptors.
 const MAX_OPEN: usize = 128;
 
+/// An open file, and which file it is (device, inode): a file replaced
+/// under the same name (a collector rewriting an epoch's file) is opened
+/// again, not read through the old handle.
+#[derive(Debug)]
+struct OpenFile {
+    file: Arc<File>,
+    id: (u64, u64),
+}
+
 /// `file://` with reads in place and files kept open for the query.
 #[derive(Debug, Default)]
 pub(crate) struct InPlaceFiles {
     inner: LocalFileSystem,
-    open: Mutex<HashMap<Path, Arc<File>>>,
+    open: Mutex<HashMap<Path, OpenFile>>,
 }
 
 impl fmt::Display for InPlaceFiles {
@@ -45,10 +54,13 @@ impl fmt::Display for InPlaceFiles {
     }
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> datafusion::object_store::Error {
-    if e.kind() == std::io::ErrorKind::NotFound {
+/// The error of `op` on `location`, naming it.
+fn io_error(location: &Path, op: &str, e: std::io::Error) -> datafusion::object_store::Error {
+    let kind = e.kind();
+    let e = std::io::Error::new(kind, format!("{op} {location}: {e}"));
+    if kind == std::io::ErrorKind::NotFound {
         datafusion::object_store::Error::NotFound {
-            path: path.to_string(),
+            path: location.to_string(),
             source: Box::new(e),
         }
     } else {
@@ -60,25 +72,45 @@ fn io_error(path: &Path, e: std::io::Error) -> datafusion::object_store::Error {
 }
 
 impl InPlaceFiles {
-    fn file(&self, location: &Path) -> Result<Arc<File>> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = open.get(location) {
-            return Ok(f.clone());
-        }
+    /// The open file at `location` and its size now.
+    fn file(&self, location: &Path) -> Result<(Arc<File>, u64)> {
         let path = self.inner.path_to_filesystem(location)?;
-        let f = Arc::new(File::open(&path).map_err(|e| io_error(location, e))?);
+        let now = std::fs::metadata(&path).map_err(|e| io_error(location, "stat", e))?;
+        let id = (now.dev(), now.ino());
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = open.get(location).filter(|f| f.id == id) {
+            return Ok((f.file.clone(), now.len()));
+        }
+        let file = File::open(&path).map_err(|e| io_error(location, "open", e))?;
+        let md = file.metadata().map_err(|e| io_error(location, "stat", e))?;
+        let file = Arc::new(file);
         if open.len() >= MAX_OPEN {
             open.clear();
         }
-        open.insert(location.clone(), f.clone());
-        Ok(f)
+        open.insert(
+            location.clone(),
+            OpenFile {
+                file: file.clone(),
+                id: (md.dev(), md.ino()),
+            },
+        );
+        Ok((file, md.len()))
     }
 
-    fn read(&self, location: &Path, file: &File, range: Range<u64>) -> Result<Bytes> {
-        let len = usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(usize::MAX);
-        let mut buf = vec![0u8; len];
+    fn read(&self, location: &Path, file: &File, size: u64, range: Range<u64>) -> Result<Bytes> {
+        if range.start > range.end || range.end > size {
+            return Err(io_error(
+                location,
+                "read",
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("bytes {}..{} of a {size}-byte file", range.start, range.end),
+                ),
+            ));
+        }
+        let mut buf = vec![0u8; (range.end - range.start) as usize];
         file.read_exact_at(&mut buf, range.start)
-            .map_err(|e| io_error(location, e))?;
+            .map_err(|e| io_error(location, "read", e))?;
         Ok(Bytes::from(buf))
     }
 }
@@ -106,8 +138,8 @@ impl ObjectStore for InPlaceFiles {
         if options.head || options.range.is_none() {
             return self.inner.get_opts(location, options).await;
         }
-        let file = self.file(location)?;
-        let md = file.metadata().map_err(|e| io_error(location, e))?;
+        let (file, _) = self.file(location)?;
+        let md = file.metadata().map_err(|e| io_error(location, "stat", e))?;
         let meta = ObjectMeta {
             location: location.clone(),
             last_modified: md
@@ -129,7 +161,7 @@ impl ObjectStore for InPlaceFiles {
             }
             None => 0..meta.size,
         };
-        let bytes = self.read(location, &file, range.clone())?;
+        let bytes = self.read(location, &file, meta.size, range.clone())?;
         Ok(GetResult {
             payload: GetResultPayload::Stream(futures::stream::once(async { Ok(bytes) }).boxed()),
             meta,
@@ -139,10 +171,10 @@ impl ObjectStore for InPlaceFiles {
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let file = self.file(location)?;
+        let (file, size) = self.file(location)?;
         ranges
             .iter()
-            .map(|r| self.read(location, &file, r.clone()))
+            .map(|r| self.read(location, &file, size, r.clone()))
             .collect()
     }
 
@@ -214,10 +246,29 @@ mod tests {
             matches!(err, datafusion::object_store::Error::NotFound { .. }),
             "{err}"
         );
+        assert!(format!("{err:?}").contains("gone"), "{err:?}");
+
+        // A file replaced under its name (rename over it) reads new bytes.
+        let f = dir.path().join("f1");
+        let loc = location(&f);
+        assert_eq!(store.get_range(&loc, 0..4).await.expect("old"), "0123");
+        std::fs::write(dir.path().join("tmp"), "abcdefghij-new").expect("write");
+        std::fs::rename(dir.path().join("tmp"), &f).expect("rename");
+        assert_eq!(store.get_range(&loc, 0..4).await.expect("new"), "abcd");
+        assert_eq!(
+            store.get_ranges(&loc, &[0..1, 11..14]).await.expect("new"),
+            vec![Bytes::from("a"), Bytes::from("new")]
+        );
         // As LocalFileSystem: a range read stops at the end of the file;
         // ranges past it are an error, not short data.
         let p = location(&dir.path().join("f0"));
         assert_eq!(store.get_range(&p, 5..500).await.expect("tail"), "56789-0");
-        assert!(store.get_ranges(&p, &[0..1, 5..500]).await.is_err());
+        let err = store
+            .get_ranges(&p, &[0..1, 5..500])
+            .await
+            .expect_err("past the end");
+        assert!(format!("{err}").contains("f0"), "{err}");
+        // An absurd range (a corrupt footer) is an error, not an allocation.
+        assert!(store.get_ranges(&p, &[0..1, 0..u64::MAX]).await.is_err());
     }
 }

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::fsutil::sync_dir;
-use crate::layout::{self, covers_text, Partition, COVERS_EXT};
+use crate::layout::{self, covers_text, Partition, COVERS_EXT, MERGED_PREFIX};
 use crate::read::read_whole;
 use crate::write::{ParquetWriter, WriteOptions, HOUR_MS};
 use crate::StoreError;
@@ -53,6 +53,8 @@ pub struct CompactOptions {
     /// flows: the merge holds them in memory); files this size already
     /// are left as they are.
     pub target_bytes: u64,
+    /// Only these hours (their start, Unix ms); `None`: every hour.
+    pub only_hours: Option<Vec<i64>>,
 }
 
 impl Default for CompactOptions {
@@ -61,6 +63,7 @@ impl Default for CompactOptions {
             settle: Duration::from_secs(10 * 60),
             grace: Duration::from_secs(10 * 60),
             target_bytes: 48 << 20,
+            only_hours: None,
         }
     }
 }
@@ -91,10 +94,16 @@ pub struct CompactReport {
 pub(crate) struct MaintenanceLock(#[allow(dead_code)] File);
 
 impl MaintenanceLock {
-    /// Waits for the lock of `flows_dir` (created when missing).
-    pub(crate) fn take(flows_dir: &Path) -> Result<MaintenanceLock, StoreError> {
-        fs::create_dir_all(flows_dir)
-            .map_err(|e| StoreError::io("create directory", flows_dir, e))?;
+    /// Waits for the lock of `flows_dir`. `None` when there is no such
+    /// directory (nothing to maintain), or when `stop` says so while
+    /// waiting.
+    pub(crate) fn take(
+        flows_dir: &Path,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<MaintenanceLock>, StoreError> {
+        if !flows_dir.is_dir() {
+            return Ok(None);
+        }
         let path = flows_dir.join(".maintenance.lock");
         let file = OpenOptions::new()
             .create(true)
@@ -102,8 +111,19 @@ impl MaintenanceLock {
             .write(true)
             .open(&path)
             .map_err(|e| StoreError::io("open", &path, e))?;
-        file.lock().map_err(|e| StoreError::io("lock", &path, e))?;
-        Ok(MaintenanceLock(file))
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(MaintenanceLock(file))),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::io("lock", &path, e))
+                }
+            }
+            if stop() {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -122,13 +142,20 @@ pub fn compact(
     stop: &dyn Fn() -> bool,
 ) -> Result<CompactReport, StoreError> {
     let flows_dir = data_dir.join("flows");
-    let _lock = MaintenanceLock::take(&flows_dir)?;
+    let Some(_lock) = MaintenanceLock::take(&flows_dir, stop)? else {
+        return Ok(CompactReport::default());
+    };
     let writer = ParquetWriter::new(data_dir, write.clone());
     let settle = duration_ms(options.settle);
     let mut report = CompactReport::default();
     for p in layout::partitions(&flows_dir, None)? {
         if stop() {
             break;
+        }
+        if let Some(only) = &options.only_hours {
+            if !only.contains(&(p.hour * HOUR_MS)) {
+                continue;
+            }
         }
         remove_replaced(&p, duration_ms(options.grace), now_ms, &mut report)?;
         let listing = layout::listing(&p)?;
@@ -155,7 +182,11 @@ pub fn compact(
                 }
                 // A file vanished (retention): nothing merged, nothing lost.
                 Ok(None) => {}
-                Err(e) => report.problems.push(e.to_string()),
+                Err(e) => {
+                    report
+                        .problems
+                        .push(format!("{} ({}): {e}", p.dir.display(), names.join(" ")))
+                }
             }
         }
         if merged_here {
@@ -224,7 +255,7 @@ fn merge(
     inputs.sort();
     inputs.dedup();
     let name = format!(
-        "c-{now_ms}-{}-{}",
+        "{MERGED_PREFIX}{now_ms}-{}-{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
@@ -290,23 +321,41 @@ fn remove_replaced(
     remove.sort();
     remove.dedup();
     report.removed += remove.len();
+    // A merged file replaced in turn leaves its record: it goes too, once
+    // the file is gone (below).
+    let mut records: Vec<PathBuf> = remove
+        .iter()
+        .map(|f| f.with_extension(&COVERS_EXT[1..]))
+        .collect();
     // Interrupted merges: their temp files. The collector's own temp files
     // (`.e….parquet.tmp`) are not ours to touch.
     let entries = fs::read_dir(&p.dir).map_err(|e| StoreError::io("read directory", &p.dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".c-") && name.ends_with(".tmp") {
+        if name.starts_with(&format!(".{MERGED_PREFIX}")) && name.ends_with(".tmp") {
             remove.push(entry.path());
         }
     }
-    // Replaced files first: a record goes only once nothing it hides is left.
-    remove.extend(listing.orphans.iter().cloned());
-    for path in remove {
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("remove", &path, e)),
-        }
+    // Replaced files first, durably: a record goes only once nothing it
+    // hides is left, even after a power loss.
+    for path in &remove {
+        remove_file(path)?;
+    }
+    records.extend(listing.orphans.iter().cloned());
+    if !records.is_empty() {
+        sync_dir(&p.dir)?;
+    }
+    for path in &records {
+        remove_file(path)?;
     }
     Ok(())
+}
+
+/// Removes a file; one already gone is fine.
+pub(crate) fn remove_file(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io("remove", path, e)),
+    }
 }

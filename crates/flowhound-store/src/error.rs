@@ -52,6 +52,13 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A file listed for a scan was merged into another one (compaction)
+    /// before the scan reached it.
+    #[error("{path} was merged into another file while this query ran; run it again")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
     /// A time window the user typed could not be parsed.
     #[error(transparent)]
     Window(#[from] crate::window::WindowError),

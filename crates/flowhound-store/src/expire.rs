@@ -4,7 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::compact::MaintenanceLock;
+use crate::compact::{remove_file, MaintenanceLock};
+use crate::fsutil::sync_dir;
 use crate::layout::{self, StoredFile, COVERS_EXT};
 use crate::write::HOUR_MS;
 use crate::StoreError;
@@ -37,7 +38,9 @@ pub fn expire(
     now_ms: i64,
 ) -> Result<ExpireReport, StoreError> {
     let flows_dir = data_dir.join("flows");
-    let _lock = MaintenanceLock::take(&flows_dir)?;
+    let Some(_lock) = MaintenanceLock::take(&flows_dir, &|| false)? else {
+        return Ok(ExpireReport::default());
+    };
     let mut all: Vec<StoredFile> = Vec::new();
     let mut replaced: std::collections::HashMap<i64, Vec<PathBuf>> = Default::default();
     for p in layout::partitions(&flows_dir, None)? {
@@ -61,11 +64,17 @@ pub fn expire(
         }
         // Replaced files first (they would be read again once the file
         // replacing them is gone), then the file, then its compaction record.
-        for old in replaced.remove(&f.hour).unwrap_or_default() {
-            remove(&old)?;
+        let leftovers = replaced.remove(&f.hour).unwrap_or_default();
+        for old in &leftovers {
+            remove_file(old)?;
         }
-        remove(&f.path)?;
-        remove(&f.path.with_extension(&COVERS_EXT[1..]))?;
+        remove_file(&f.path)?;
+        if let Some(dir) = f.path.parent() {
+            sync_dir(dir)?;
+        }
+        for old in leftovers.iter().chain([&f.path]) {
+            remove_file(&old.with_extension(&COVERS_EXT[1..]))?;
+        }
         total -= f.bytes;
         kept -= 1;
         report.removed.push(f.path.clone());
@@ -82,14 +91,6 @@ pub fn expire(
     report.kept_files = kept as u64;
     report.kept_bytes = total;
     Ok(report)
-}
-
-fn remove(path: &Path) -> Result<(), StoreError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::io("remove", path, e)),
-    }
 }
 
 /// Removes `dir` and its parents below `root` while they are empty.

@@ -1,6 +1,7 @@
 //! The hour partitions of `DIR/flows/` and the files in them, as the reader
 //! and retention see them.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -130,7 +131,15 @@ pub(crate) struct Covers {
     pub inputs: Vec<String>,
 }
 
-/// A compaction record's text: a comment line, then one file name a line.
+/// Merged files' names start with this.
+pub(crate) const MERGED_PREFIX: &str = "c-";
+
+/// The last line of every complete compaction record.
+const END: &str = "# end";
+
+/// A compaction record's text: a comment line, one file name a line, and
+/// [`END`], so that a record cut short (a crash without `fsync`) is an
+/// error, not a record that hides too little.
 pub(crate) fn covers_text(output: &str, inputs: &[String]) -> String {
     let mut text = format!(
         "# flowhound compaction: {output} holds the flows of these files; readers skip them\n"
@@ -139,10 +148,21 @@ pub(crate) fn covers_text(output: &str, inputs: &[String]) -> String {
         text.push_str(name);
         text.push('\n');
     }
+    text.push_str(END);
+    text.push('\n');
     text
 }
 
 fn parse_covers(path: &Path, output: String, text: &str) -> Result<Covers, StoreError> {
+    if text.lines().rev().map(str::trim).find(|l| !l.is_empty()) != Some(END) {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "cut short, no {END:?} line: remove it and its .parquet file \
+                 (their flows are still in the files it names)"
+            ),
+        });
+    }
     let mut inputs = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -185,35 +205,47 @@ pub(crate) fn modified_ms(meta: &fs::Metadata) -> i64 {
 }
 
 /// Everything in a partition directory, sorted into [`Listing`].
+///
+/// A directory listing is no snapshot: a merge that lands while it runs
+/// may show its output without its record (written just before). So the
+/// record of every merged output (`c-…`) is also looked up by name.
 pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
     let entries = read_dir_sorted(&p.dir)?;
-    let parquet: std::collections::BTreeSet<String> = entries
+    let parquet: BTreeSet<String> = entries
         .iter()
         .map(|(n, _)| n)
         .filter(|n| !n.starts_with('.') && n.ends_with(".parquet"))
         .cloned()
         .collect();
+    let mut records: BTreeSet<String> = entries
+        .iter()
+        .filter(|(n, _)| !n.starts_with('.'))
+        .filter_map(|(n, _)| n.strip_suffix(COVERS_EXT).map(str::to_string))
+        .collect();
+    records.extend(
+        parquet
+            .iter()
+            .filter(|n| n.starts_with(MERGED_PREFIX))
+            .filter_map(|n| n.strip_suffix(".parquet").map(str::to_string)),
+    );
     let mut out = Listing::default();
-    let mut hidden = std::collections::BTreeSet::new();
-    for (name, path) in &entries {
-        let Some(stem) = name.strip_suffix(COVERS_EXT) else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
+    let mut hidden = BTreeSet::new();
+    for stem in records {
+        let path = p.dir.join(format!("{stem}{COVERS_EXT}"));
         let output = format!("{stem}.parquet");
         if !parquet.contains(&output) {
-            out.orphans.push(path.clone());
+            out.orphans.push(path);
             continue;
         }
-        let text = match fs::read_to_string(path) {
+        let text = match fs::read_to_string(&path) {
             Ok(t) => t,
-            // Removed since the listing: its output went with it (expiry).
+            // A merged file without a record (removed by hand) is a plain
+            // file; or the record went since the listing, with its output
+            // (expiry).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io("read compaction record", path, e)),
+            Err(e) => return Err(StoreError::io("read compaction record", &path, e)),
         };
-        let covers = parse_covers(path, output, &text)?;
+        let covers = parse_covers(&path, output, &text)?;
         hidden.extend(covers.inputs.iter().cloned());
         out.covers.push(covers);
     }
@@ -241,6 +273,20 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// Whether a compaction record in force in the file's directory names it:
+/// its flows are in a merged file now.
+pub(crate) fn was_merged(path: &Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let name = name.to_string_lossy();
+    let p = Partition {
+        hour: 0,
+        dir: dir.to_path_buf(),
+    };
+    listing(&p).is_ok_and(|l| l.covers.iter().any(|c| c.inputs.iter().any(|i| *i == name)))
 }
 
 /// The files of a partition that readers read: `*.parquet`, not hidden

@@ -122,7 +122,14 @@ impl Iterator for Scan {
             let path = self.files.next()?;
             match open(&path, self.window, &self.columns, self.batch_size) {
                 Ok(Some(reader)) => self.current = Some((path, reader)),
-                Ok(None) => {}
+                // Expired since it was listed: its flows are gone for good.
+                // Merged into another file since: they are elsewhere, and
+                // skipping them would miss them.
+                Ok(None) => {
+                    if layout::was_merged(&path) {
+                        return Some(Err(StoreError::Changed { path }));
+                    }
+                }
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -389,7 +389,15 @@ impl ParquetWriter {
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let path = dir.join(format!("{name}.parquet"));
-        let result = self.write_tmp(&tmp, batches, rows).and_then(|bytes| {
+        let mut first = self.write_tmp(&tmp, batches, rows);
+        if matches!(&first, Err(StoreError::Io { op: "create", source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound)
+        {
+            // Retention removed the (empty) directory just now.
+            fs::create_dir_all(&dir).map_err(|e| StoreError::io("create directory", &dir, e))?;
+            first = self.write_tmp(&tmp, batches, rows);
+        }
+        let result = first.and_then(|bytes| {
             before_rename(&dir)?;
             fs::rename(&tmp, &path).map_err(|e| StoreError::io("rename", &tmp, e))?;
             if self.options.fsync {

@@ -197,7 +197,11 @@ fn a_damaged_record_is_an_error_naming_it() {
     store_in_epochs(dir.path(), &three_hours(), 2);
     let hour = dir.path().join("flows/2026/11/26/15");
     std::fs::copy(hour.join("e0.parquet"), hour.join("c-7.parquet")).expect("copy");
-    std::fs::write(hour.join("c-7.covers"), "e0.parquet\n../../e1.parquet\n").expect("record");
+    std::fs::write(
+        hour.join("c-7.covers"),
+        "e0.parquet\n../../e1.parquet\n# end\n",
+    )
+    .expect("record");
     let err = LocalStore::new(dir.path())
         .files(None)
         .expect_err("a damaged record");
@@ -206,6 +210,36 @@ fn a_damaged_record_is_an_error_naming_it() {
         text.contains("c-7.covers") && text.contains("line 2"),
         "{text}"
     );
+    // Cut short (a crash before it reached the disk): it would hide too
+    // little, so it is an error too.
+    std::fs::write(
+        hour.join("c-7.covers"),
+        "# flowhound compaction\ne0.parquet\n",
+    )
+    .expect("record");
+    let err = LocalStore::new(dir.path())
+        .files(None)
+        .expect_err("a record cut short");
+    let text = err.to_string();
+    assert!(
+        text.contains("c-7.covers") && text.contains("cut short"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_scan_that_finds_its_files_merged_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_in_epochs(dir.path(), &three_hours(), 3);
+    let store = LocalStore::new(dir.path()).with_batch_size(100);
+    let mut scan = store.scan(None, &[Column::SrcIp]).expect("scan");
+    assert!(scan.next().expect("a batch").is_ok());
+    // Merged, the old files removed at once, while the scan holds their list.
+    run(dir.path(), Duration::ZERO, now_after_the_day());
+    let err = scan
+        .find_map(Result::err)
+        .expect("an error, not flows silently missing");
+    assert!(err.to_string().contains("run it again"), "{err}");
 }
 
 #[test]
@@ -293,6 +327,7 @@ fn big_hours_are_merged_in_parts_of_the_target_size() {
         settle: Duration::ZERO,
         grace: Duration::ZERO,
         target_bytes: biggest * 4 + 1,
+        only_hours: None,
     };
     let r = compact(
         dir.path(),

@@ -93,9 +93,10 @@ pub struct CompactArgs {
     #[arg(short = 'w', long, value_name = "DIR")]
     pub data: PathBuf,
     /// Replaced files stay this long for queries already reading them; a
-    /// later run (or the collector) removes them. 0: at once.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub grace: std::time::Duration,
+    /// later run (or the collector) removes them. Default: 10m while a
+    /// collector runs on DIR, else 0 (at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub grace: Option<std::time::Duration>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

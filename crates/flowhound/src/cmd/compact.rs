@@ -15,23 +15,47 @@ pub fn run(a: CompactArgs) -> anyhow::Result<()> {
             a.data.display()
         )));
     }
+    let grace = a.grace.unwrap_or_else(|| default_grace(&a.data));
     let started = Instant::now();
-    let r = now(&a.data, a.grace)?;
-    eprintln!("{}", describe(&r, started.elapsed(), a.grace));
+    let r = now(&a.data, grace)?;
+    eprintln!("{}", describe(&r, started.elapsed(), grace));
     if !r.problems.is_empty() {
-        anyhow::bail!("{} file(s) could not be merged", r.problems.len());
+        anyhow::bail!("{} group(s) of files could not be merged", r.problems.len());
     }
     Ok(())
 }
 
-/// Every hour merged now (written files too), replaced files removed after
-/// `grace`.
+/// Every hour merged now (the current one too), replaced files removed
+/// after `grace`.
 pub fn now(data: &Path, grace: Duration) -> anyhow::Result<CompactReport> {
-    let options = CompactOptions {
-        settle: Duration::ZERO,
-        grace,
-        ..CompactOptions::default()
-    };
+    merge(
+        data,
+        CompactOptions {
+            settle: Duration::ZERO,
+            grace,
+            ..CompactOptions::default()
+        },
+    )
+}
+
+/// The hours starting at `hours` (Unix ms) merged now, e.g. those an import
+/// wrote.
+pub fn hours(data: &Path, hours: Vec<i64>) -> anyhow::Result<CompactReport> {
+    if hours.is_empty() {
+        return Ok(CompactReport::default());
+    }
+    merge(
+        data,
+        CompactOptions {
+            settle: Duration::ZERO,
+            grace: default_grace(data),
+            only_hours: Some(hours),
+            ..CompactOptions::default()
+        },
+    )
+}
+
+fn merge(data: &Path, options: CompactOptions) -> anyhow::Result<CompactReport> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let r = compact(data, &options, &WriteOptions::default(), now_ms, &|| false)
         .with_context(|| format!("cannot compact {}", data.display()))?;
@@ -41,13 +65,23 @@ pub fn now(data: &Path, grace: Duration) -> anyhow::Result<CompactReport> {
     Ok(r)
 }
 
+/// Replaced files go at once, unless a collector is running on the
+/// directory: analysts' queries may be reading them, and the collector's
+/// next round removes them ten minutes on.
+fn default_grace(data: &Path) -> Duration {
+    let running = std::fs::File::open(data.join(".collector.lock"))
+        .is_ok_and(|f| f.try_lock_shared().is_err());
+    if running {
+        CompactOptions::default().grace
+    } else {
+        Duration::ZERO
+    }
+}
+
 fn describe(r: &CompactReport, took: Duration, grace: Duration) -> String {
+    let removed = format!("; removed {} replaced files", r.removed);
     if r.files_in == 0 {
-        let removed = if r.removed > 0 {
-            format!("; removed {} replaced files", r.removed)
-        } else {
-            String::new()
-        };
+        let removed = if r.removed > 0 { removed.as_str() } else { "" };
         return format!("nothing to merge: every hour is one file{removed}");
     }
     let mut text = format!(
@@ -60,12 +94,12 @@ fn describe(r: &CompactReport, took: Duration, grace: Duration) -> String {
         human(r.bytes_out),
         took.as_secs_f64()
     );
-    if grace.is_zero() || r.removed > 0 {
-        text.push_str(&format!("; removed {} replaced files", r.removed));
-    }
-    if !grace.is_zero() {
+    if grace.is_zero() {
+        text.push_str(&removed);
+    } else {
         text.push_str(&format!(
-            "; the files they replace are removed after {}s by the next run or the collector",
+            "; the files they replace stay {} s for queries reading them, then the collector \
+             (or the next run) removes them",
             grace.as_secs()
         ));
     }

@@ -28,6 +28,7 @@ pub fn run(a: ImportPcapArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Re
     let mut pending = Vec::new();
     let mut pending_rows = 0;
     let mut written = 0u64;
+    let mut hours = std::collections::BTreeSet::new();
     let mut books = HashMap::new();
     for path in &a.files {
         let file =
@@ -48,7 +49,10 @@ pub fn run(a: ImportPcapArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Re
             }
             if pending_rows >= FLUSH_ROWS && failure.is_none() {
                 match writer.write(&pending) {
-                    Ok(files) => written += files.iter().map(|f| f.rows).sum::<u64>(),
+                    Ok(files) => {
+                        written += files.iter().map(|f| f.rows).sum::<u64>();
+                        hours.extend(files.iter().map(|f| f.hour_start_ms));
+                    }
                     Err(e) => failure = Some(e),
                 }
                 pending.clear();
@@ -83,13 +87,17 @@ pub fn run(a: ImportPcapArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Re
             .write(&pending)
             .context("cannot write Parquet files")?;
         written += files.iter().map(|f| f.rows).sum::<u64>();
+        hours.extend(files.iter().map(|f| f.hour_start_ms));
     }
     for (k, s) in ingest.take_exporters() {
         books.insert(k, s);
     }
     merge_book(&a.data, &books).context("cannot update exporters.json")?;
     // Big captures were written in parts: one file per hour reads faster.
-    super::compact::now(&a.data, std::time::Duration::ZERO)?;
+    // The flows are stored either way, so a failure here is only a warning.
+    if let Err(e) = super::compact::hours(&a.data, hours.into_iter().collect()) {
+        eprintln!("warning: the imported hours were not merged into one file each ({e:#}); `flowhound compact` does it later");
+    }
     let errors = metrics.decode_errors();
     eprintln!(
         "imported {written} flows from {} datagrams into {}{}",
