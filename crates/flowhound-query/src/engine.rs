@@ -500,13 +500,27 @@ fn register_registry(ctx: &SessionContext, e: &Arc<dyn Enricher>) {
 
 /// `host X` (alone, or and-ed with other conditions) as two filters that
 /// select disjoint flows: `src X and …`, and `dst X and not src X and …`.
+/// `host X or host Y` is `ip in [X Y]`, and splits the same way.
 fn split_host(e: &FilterExpr) -> Option<(FilterExpr, FilterExpr)> {
-    let either = |e: &FilterExpr| match e {
-        FilterExpr::Addr {
-            dir: Direction::Either,
-            set,
-        } if set.ranges().len() <= 16 => Some(set.clone()),
-        _ => None,
+    fn addrs(e: &FilterExpr) -> Option<Vec<(Addr, Addr)>> {
+        match e {
+            FilterExpr::Addr {
+                dir: Direction::Either,
+                set,
+            } => Some(set.ranges().to_vec()),
+            FilterExpr::Or(parts) => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(addrs(p)?);
+                }
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+    let either = |e: &FilterExpr| {
+        let set = AddrSet::from_ranges(addrs(e)?);
+        (set.ranges().len() <= 16).then_some(set)
     };
     let (set, rest): (AddrSet, Vec<FilterExpr>) = match e {
         FilterExpr::And(parts) => {

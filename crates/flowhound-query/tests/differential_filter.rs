@@ -211,6 +211,8 @@ fn filters(flows: &[FlowRecord]) -> Vec<String> {
         format!("not src ip in [ {} ]", nets.join(" ")),
         format!("src ip in [ {} ]", many_hosts.join(" ")),
         format!("dst net {}/24 or src net {}/16", v4(5), v4(6)),
+        format!("host {} or host {}", a(1), b(200)),
+        format!("proto tcp and (ip {} or net {}/24)", a(7), v4(5)),
         format!(
             "proto tcp and dst port 25 and src ip in [ {} ]",
             many_hosts.join(" ")
