@@ -95,10 +95,12 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
     // What the collector does once an hour has settled, done now: the
     // replayed day's hours are each merged into one file.
     let merged = super::compact::now(&data, Duration::ZERO)?;
-    println!(
-        "merged {} files into {}, one per hour\n",
-        merged.files_in, merged.files_out
-    );
+    if merged.files_in > 0 {
+        println!(
+            "merged {} files into {}, one per hour\n",
+            merged.files_in, merged.files_out
+        );
+    }
     super::summary::run(SummaryArgs {
         data: data.clone(),
         window: None,
