@@ -171,13 +171,27 @@ seed_wal_segment() {
     count "$out"
 }
 
-targets=${*:-"decode_v5 decode_v9 decode_ipfix import_pcap filter_parse parse_window enrich_config wal_segment"}
+# compaction_record: a record as compaction writes it (covers_text in
+# crates/flowhound-store/src/layout.rs), one cut short, one naming a path
+# instead of a file name, an empty one.
+seed_compaction_record() {
+    out=$here/corpus/compaction_record
+    mkdir -p "$out"
+    head='# flowhound compaction: c-1.parquet holds the flows of these files; readers skip them'
+    printf '%s\ne0.parquet\ne1.parquet\n# end\n' "$head" > "$out/valid"
+    printf '%s\ne0.parquet\n' "$head" > "$out/cut_short"
+    printf '%s\ne0.parquet\n../x.parquet\n# end\n' "$head" > "$out/path"
+    : > "$out/empty"
+    count "$out"
+}
+
+targets=${*:-"decode_v5 decode_v9 decode_ipfix import_pcap filter_parse parse_window enrich_config wal_segment compaction_record"}
 for t in $targets; do
     case $t in
         decode_v5) seed_decode v5 netflow5 ;;
         decode_v9) seed_decode v9 netflow9 ;;
         decode_ipfix) seed_decode ipfix ipfix ;;
-        import_pcap | filter_parse | parse_window | enrich_config | wal_segment) "seed_$t" ;;
+        import_pcap | filter_parse | parse_window | enrich_config | wal_segment | compaction_record) "seed_$t" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
 done

@@ -175,6 +175,13 @@ fn parse_covers(path: &Path, output: String, text: &str) -> Result<Covers, Store
                 detail: format!("line {}: {line:?} is not a flow file name", n + 1),
             });
         }
+        // It would hide itself, and with it every flow it was to replace.
+        if line == output {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("line {}: names its own merged file {output:?}", n + 1),
+            });
+        }
         inputs.push(line.to_string());
     }
     Ok(Covers { output, inputs })

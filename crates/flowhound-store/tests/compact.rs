@@ -228,6 +228,25 @@ fn a_damaged_record_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_record_naming_its_own_merged_file_is_an_error() {
+    // Found by fuzzing (fuzz/regressions/compaction_record/): the record
+    // hid its own output, and with it every flow of the hour.
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_in_epochs(dir.path(), &three_hours(), 2);
+    let hour = dir.path().join("flows/2026/11/26/15");
+    std::fs::copy(hour.join("e0.parquet"), hour.join("c-1.parquet")).expect("copy");
+    std::fs::write(hour.join("c-1.covers"), "c-1.parquet\n# end").expect("record");
+    let err = LocalStore::new(dir.path())
+        .files(None)
+        .expect_err("a record that hides itself");
+    let text = err.to_string();
+    assert!(
+        text.contains("c-1.covers") && text.contains("line 1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_scan_that_finds_its_files_merged_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     store_in_epochs(dir.path(), &three_hours(), 3);
