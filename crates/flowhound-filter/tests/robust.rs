@@ -284,3 +284,43 @@ fn long_lines_are_shown_as_a_window() {
     let caret_col = lines[2].find('^').expect("caret");
     assert_eq!(&lines[1][caret_col..caret_col + 10], "10.0.0.300");
 }
+
+/// A 10k-entry `ip in [list]` (addresses and /30 prefixes) matches exactly
+/// the flows a linear walk of the list finds. Its speed is a benchmark
+/// (`cargo bench -p flowhound-filter --bench list`).
+#[test]
+fn a_ten_thousand_entry_list_matches_exactly() {
+    use flowhound_model::addr_from_v4;
+    let entries: Vec<(u32, u32)> = (0..10_000u32)
+        .map(|i| {
+            let a = 0x0a00_0000 + i * 97;
+            (a, if i % 10 == 0 { 30 } else { 32 })
+        })
+        .collect();
+    let text: Vec<String> = entries
+        .iter()
+        .map(|&(a, len)| {
+            format!(
+                "{}.{}.{}.{}/{len}",
+                a >> 24,
+                (a >> 16) & 255,
+                (a >> 8) & 255,
+                a & 255
+            )
+        })
+        .collect();
+    let filter =
+        flowhound_filter::parse(&format!("src ip in [ {} ]", text.join(" "))).expect("valid list");
+    let mut hits = 0;
+    for i in 0..200_000u32 {
+        let ip = 0x0a00_0000 + i * 5;
+        let flow = flowhound_model::FlowRecord {
+            src_ip: addr_from_v4(ip),
+            ..Default::default()
+        };
+        let want = entries.iter().any(|&(a, len)| (ip ^ a) >> (32 - len) == 0);
+        assert_eq!(filter.matches(&flow), want, "{ip:#x}");
+        hits += u32::from(want);
+    }
+    assert!(hits > 1_000, "{hits}");
+}
