@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int64Type, TimestampMillisecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
@@ -238,18 +240,63 @@ impl QueryEngine {
         order: Option<Order>,
         limit: Option<usize>,
     ) -> Result<Vec<FlowRecord>, QueryError> {
-        let mut df = self.flows(filter)?;
+        let mut out = Vec::new();
+        self.each_record(filter, order, limit, |flows| {
+            out.extend_from_slice(flows);
+            Ok::<(), QueryError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`QueryEngine::records`], handed to `each` a batch at a time as the
+    /// engine produces them: a listing of millions of flows is written as
+    /// it goes, not gathered first. An error from `each` (a closed pipe)
+    /// ends the query.
+    pub fn each_record<E>(
+        &self,
+        filter: &Filter,
+        order: Option<Order>,
+        limit: Option<usize>,
+        mut each: impl FnMut(&[FlowRecord]) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<QueryError>,
+    {
+        let mut df = self.flows(filter).map_err(E::from)?;
         let mut sort = Vec::new();
         if let Some(o) = order {
             sort.push(flow_order(o).sort(false, false));
         }
-        sort.push(col("time_start").sort(true, false));
-        df = df.sort(sort)?.limit(0, limit)?;
-        let mut out = Vec::new();
-        for b in self.collect(df)? {
-            out.extend(records_from_batch(&b)?);
+        // Flows starting in the same millisecond come in one order every
+        // time: the rest of the flow's key decides.
+        for c in [
+            "time_start",
+            "time_end",
+            "src_ip",
+            "dst_ip",
+            "src_port",
+            "dst_port",
+            "proto",
+            "exporter",
+            "packets",
+            "bytes",
+        ] {
+            sort.push(col(c).sort(true, false));
         }
-        Ok(out)
+        df = df
+            .sort(sort)
+            .and_then(|d| d.limit(0, limit))
+            .map_err(|e| E::from(e.into()))?;
+        let mut stream = self
+            .rt
+            .block_on(df.execute_stream())
+            .map_err(|e| E::from(e.into()))?;
+        while let Some(b) = self.rt.block_on(stream.next()) {
+            let b = b.map_err(|e| E::from(e.into()))?;
+            let flows = records_from_batch(&b).map_err(|e| E::from(e.into()))?;
+            each(&flows)?;
+        }
+        Ok(())
     }
 
     /// Flows, packets and bytes the filter selects, with the first and last times.

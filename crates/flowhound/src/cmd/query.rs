@@ -95,8 +95,7 @@ fn run_to(
         if !distinct.is_empty() {
             return Err(user("--distinct needs -s, -A, -a or --bin"));
         }
-        let flows = engine.records(&filter, order, limit).map_err(query_err)?;
-        return listing(&flows, a.output, &mut out);
+        return listing(&engine, &filter, order, limit, a.output, &mut out);
     }
     let agg = Aggregate {
         keys,
@@ -417,7 +416,10 @@ fn statistics(
                 match rows {
                     StatRows::Flows(flows) => {
                         writeln!(out, "Top {} flows ordered by {}:", flows.len(), o.name())?;
-                        listing_table(flows, out)?;
+                        listing_header(out)?;
+                        for f in flows {
+                            listing_row(f, out)?;
+                        }
                     }
                     StatRows::Groups(k, rows) => {
                         writeln!(
@@ -619,21 +621,40 @@ fn flow_json(f: &FlowRecord) -> Json {
     v
 }
 
-fn listing(flows: &[FlowRecord], format: QueryFormat, out: &mut impl Write) -> anyhow::Result<()> {
+/// A flow listing, written batch by batch as the engine produces it (but
+/// `-o json`, one array).
+fn listing(
+    engine: &QueryEngine,
+    filter: &Filter,
+    order: Option<Order>,
+    limit: Option<usize>,
+    format: QueryFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let each = |write: &mut dyn FnMut(&FlowRecord) -> std::io::Result<()>| {
+        engine.each_record(filter, order, limit, |flows| {
+            for f in flows {
+                write(f)?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+    };
     match format {
         QueryFormat::Table => {
-            listing_table(flows, out)?;
+            listing_header(out)?;
+            each(&mut |f| listing_row(f, out))?;
         }
         QueryFormat::Json => {
+            let flows = engine.records(filter, order, limit).map_err(query_err)?;
             let v: Vec<Json> = flows.iter().map(flow_json).collect();
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
         }
         QueryFormat::Ndjson => {
-            for f in flows {
+            each(&mut |f| {
                 serde_json::to_writer(&mut *out, &flow_json(f))?;
-                writeln!(out)?;
-            }
+                writeln!(out)
+            })?;
         }
         QueryFormat::Csv => {
             let names: Vec<String> = flowhound_model::Column::ALL
@@ -641,9 +662,7 @@ fn listing(flows: &[FlowRecord], format: QueryFormat, out: &mut impl Write) -> a
                 .map(|c| c.name().to_string())
                 .collect();
             csv_line(out, &names)?;
-            for f in flows {
-                flow_csv(f, out)?;
-            }
+            each(&mut |f| flow_csv(f, out))?;
         }
     }
     Ok(())
@@ -689,7 +708,7 @@ fn flow_csv(f: &FlowRecord, out: &mut impl Write) -> std::io::Result<()> {
     )
 }
 
-fn listing_table(flows: &[FlowRecord], out: &mut impl Write) -> std::io::Result<()> {
+fn listing_header(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<23} {:>12} {:<5} {:>23}    {:>23} {:>8} {:>8} {:>5}",
@@ -701,26 +720,26 @@ fn listing_table(flows: &[FlowRecord], out: &mut impl Write) -> std::io::Result<
         "Packets",
         "Bytes",
         "Flows"
-    )?;
-    for f in flows {
-        writeln!(
-            out,
-            "{:<23} {:>12} {:<5} {:>23} -> {:<23} {:>8} {:>8} {:>5}",
-            time(f.time_start),
-            duration(f.time_end - f.time_start),
-            proto_name(f.proto.into()),
-            format!("{}:{:<5}", addr_to_ip(f.src_ip), f.src_port),
-            format!(
-                "{:>17}:{:<5}",
-                addr_to_ip(f.dst_ip).to_string(),
-                dst_port(f)
-            ),
-            human(f.packets),
-            human(f.bytes),
-            1
-        )?;
-    }
-    Ok(())
+    )
+}
+
+fn listing_row(f: &FlowRecord, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<23} {:>12} {:<5} {:>23} -> {:<23} {:>8} {:>8} {:>5}",
+        time(f.time_start),
+        duration(f.time_end - f.time_start),
+        proto_name(f.proto.into()),
+        format!("{}:{:<5}", addr_to_ip(f.src_ip), f.src_port),
+        format!(
+            "{:>17}:{:<5}",
+            addr_to_ip(f.dst_ip).to_string(),
+            dst_port(f)
+        ),
+        human(f.packets),
+        human(f.bytes),
+        1
+    )
 }
 
 fn aggregated(

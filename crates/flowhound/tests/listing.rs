@@ -1,0 +1,72 @@
+//! Flow listings: written as the engine produces them, in one order every
+//! time, and quiet when the reader goes away (`… | head`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+#[test]
+fn listings_are_stable_and_stop_quietly_when_the_reader_leaves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_udp_port();
+    let collector = collect(port, dir.path(), &[]);
+    // Many flows per millisecond of start time: ties for the time order.
+    generate(
+        port,
+        &[
+            "--proto",
+            "ipfix",
+            "--flows",
+            "30000",
+            "--rate",
+            "30000",
+            "--seed",
+            "11",
+            "--exporters",
+            "3",
+        ],
+    );
+    terminate(collector);
+
+    let list = |format: &str| {
+        run_ok(
+            Command::new(bin())
+                .args(["query", "-o", format, "--data"])
+                .arg(dir.path()),
+        )
+        .stdout
+    };
+    let csv = list("csv");
+    assert_eq!(csv.iter().filter(|&&b| b == b'\n').count(), 30_001);
+    for _ in 0..3 {
+        assert!(list("csv") == csv, "two listings of the same flows differ");
+    }
+    assert_eq!(
+        list("ndjson").iter().filter(|&&b| b == b'\n').count(),
+        30_000
+    );
+
+    // `flowhound query | head -1`: the first line, then the pipe closes.
+    let mut child = Command::new(bin())
+        .args(["query", "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run query");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(first.starts_with("Date first seen"), "{first}");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "exit {}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
