@@ -1,6 +1,9 @@
 //! A running collector merges each hour's files into one while it keeps
 //! receiving, and a reader sees every flow exactly once throughout.
 
+mod common;
+use common::key;
+
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -26,20 +29,6 @@ fn stored(store: &LocalStore) -> Vec<FlowRecord> {
         return out;
     }
     panic!("the store changed under 20 scans in a row");
-}
-
-fn key(f: &FlowRecord) -> (i64, i64, u128, u128, u16, u16, u8, u64, u64) {
-    (
-        f.time_start,
-        f.time_end,
-        f.src_ip,
-        f.dst_ip,
-        f.src_port,
-        f.dst_port,
-        f.proto,
-        f.packets,
-        f.bytes,
-    )
 }
 
 #[test]

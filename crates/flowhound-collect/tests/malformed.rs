@@ -1,6 +1,9 @@
 //! Malformed datagrams, sent over real UDP between valid ones, are counted
 //! by kind and dropped; every valid flow around them is stored unchanged.
 
+mod common;
+use common::key;
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
@@ -9,23 +12,6 @@ use flowhound_collect::{start, CollectConfig};
 use flowhound_generate::{Encoder, Proto, Scenario, Traffic};
 use flowhound_model::{addr_from_v4, FlowRecord};
 use flowhound_store::{records_from_batch, FlowStore, LocalStore};
-
-/// What must be identical between a sent and a stored flow.
-fn key(f: &FlowRecord) -> (i64, i64, u128, u128, u16, u16, u8, u64, u64, u8, u32) {
-    (
-        f.time_start,
-        f.time_end,
-        f.src_ip,
-        f.dst_ip,
-        f.src_port,
-        f.dst_port,
-        f.proto,
-        f.packets,
-        f.bytes,
-        f.version,
-        f.domain_id,
-    )
-}
 
 /// A v9 datagram with one template flowset whose field has length 0.
 fn v9_zero_length_template() -> Vec<u8> {
