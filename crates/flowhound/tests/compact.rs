@@ -102,3 +102,35 @@ fn compact_merges_each_hour_and_changes_no_answer() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.starts_with("nothing to merge"), "{said}");
 }
+
+/// An import into a directory that already holds the hours it writes
+/// merges them: importing one capture twice leaves one file per hour with
+/// every flow twice.
+#[test]
+fn import_merges_the_hours_it_wrote() {
+    let Some(registry) = shared_registry() else {
+        return;
+    };
+    let capture = registry.join("../captures/payloads-as-pcap/ipfixcol2_example_flows.pcap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let import = || {
+        run_ok(
+            Command::new(bin())
+                .args(["import", "pcap"])
+                .arg(&capture)
+                .arg("--data")
+                .arg(dir.path()),
+        )
+    };
+    import();
+    let once = summary(dir.path())["flows"].as_u64().expect("flows");
+    let files_once = parquet_files(dir.path());
+    assert!(once > 1000, "{once} flows");
+    import();
+    assert_eq!(summary(dir.path())["flows"].as_u64(), Some(2 * once));
+    assert_eq!(
+        parquet_files(dir.path()),
+        files_once,
+        "the second import's files merged with the first's"
+    );
+}
