@@ -176,7 +176,7 @@ impl QueryEngine {
     /// when there are flows and none has a country (stored without a
     /// registry): such a filter would silently match nothing.
     pub fn can_tell_countries(&self) -> Result<bool, QueryError> {
-        if self.has_registry() {
+        if self.has_country_registry() {
             return Ok(true);
         }
         let any = |df: DataFrame| -> Result<bool, QueryError> {
@@ -193,6 +193,12 @@ impl QueryEngine {
         )?;
         Ok(any(with_country.select_columns(&["src_country"])?)?
             || !any(flows.select_columns(&["proto"])?)?)
+    }
+
+    /// Whether a registry that knows countries is configured (one with AS
+    /// files only tells none).
+    pub fn has_country_registry(&self) -> bool {
+        self.enricher.as_ref().is_some_and(|e| e.has_countries())
     }
 
     fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
@@ -756,5 +762,42 @@ fn time(a: &ArrayRef, r: usize) -> i64 {
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
         QueryError::Engine(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Option<(String, String)> {
+        let f = flowhound_filter::parse(text).expect("valid filter");
+        split_host(&f.expr).map(|(a, b)| (a.to_string(), b.to_string()))
+    }
+
+    /// The address filters that prune (two scans) and those that cannot.
+    #[test]
+    fn which_filters_split_into_two_pruned_scans() {
+        for text in [
+            "host 10.0.0.1",
+            "host 10.0.0.1 or host 10.0.0.2",
+            "ip 10.0.0.1 or net 192.0.2.0/24",
+            "proto tcp and (host 10.0.0.1 or host 2001:db8::1)",
+            "ip in [10.0.0.1 10.0.0.9]",
+        ] {
+            let (src, dst) = split(text).unwrap_or_else(|| panic!("{text} is not split"));
+            assert!(src.contains("src"), "{text}: {src}");
+            assert!(dst.contains("not"), "{text}: {dst}");
+        }
+        for text in [
+            "src ip 10.0.0.1",
+            "not host 10.0.0.1",
+            "host 10.0.0.1 or port 25",
+            "(host 10.0.0.1 and port 25) or host 10.0.0.2",
+        ] {
+            assert_eq!(split(text), None, "{text}");
+        }
+        // More than 16 ranges: one scan with the list.
+        let many: Vec<String> = (0..17).map(|i| format!("host 10.0.{i}.1")).collect();
+        assert_eq!(split(&many.join(" or ")), None);
     }
 }

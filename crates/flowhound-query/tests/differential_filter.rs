@@ -212,6 +212,23 @@ fn filters(flows: &[FlowRecord]) -> Vec<String> {
         format!("src ip in [ {} ]", many_hosts.join(" ")),
         format!("dst net {}/24 or src net {}/16", v4(5), v4(6)),
         format!("host {} or host {}", a(1), b(200)),
+        format!("not (host {} or host {})", a(1), b(200)),
+        format!("host {} or host {}", ip(doc_v6(0, 3)), a(2)),
+        format!(
+            "(host {} or host {}) and (host {} or net {}/24)",
+            a(1),
+            b(1),
+            b(200),
+            v4(5)
+        ),
+        format!(
+            "{} or host {}",
+            (0..20)
+                .map(|i| format!("host {}", a(i * 3)))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            b(9)
+        ),
         format!("proto tcp and (ip {} or net {}/24)", a(7), v4(5)),
         format!(
             "proto tcp and dst port 25 and src ip in [ {} ]",

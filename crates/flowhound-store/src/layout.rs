@@ -252,9 +252,28 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(StoreError::io("read compaction record", &path, e)),
         };
-        let covers = parse_covers(&path, output, &text)?;
-        hidden.extend(covers.inputs.iter().cloned());
-        out.covers.push(covers);
+        out.covers.push(parse_covers(&path, output, &text)?);
+    }
+    // A merged file merged again is named by the newer record, which also
+    // names everything the older one did: the newest records decide. A
+    // merged file named only by records it names itself (a cycle no merge
+    // writes) would hide both: refused.
+    let named: BTreeSet<&String> = out.covers.iter().flat_map(|c| &c.inputs).collect();
+    for c in out.covers.iter().filter(|c| !named.contains(&c.output)) {
+        hidden.extend(c.inputs.iter().cloned());
+    }
+    if let Some(c) = out
+        .covers
+        .iter()
+        .find(|c| !hidden.contains(&c.output) && named.contains(&c.output))
+    {
+        return Err(StoreError::Corrupt {
+            path: p.dir.join(c.output.replace(".parquet", COVERS_EXT)),
+            detail: format!(
+                "{} is named only by compaction records it names itself: remove the records of this cycle",
+                c.output
+            ),
+        });
     }
     for (name, path) in entries {
         if !parquet.contains(&name) {

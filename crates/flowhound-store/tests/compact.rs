@@ -360,3 +360,24 @@ fn big_hours_are_merged_in_parts_of_the_target_size() {
     assert!((3..=4).contains(&r.files_out), "{r:?}");
     assert_eq!(scan_all(dir.path()), sorted(flows));
 }
+
+#[test]
+fn records_that_name_each_other_are_an_error() {
+    // No merge writes this (a newer record names the older output, never
+    // the reverse); a store edited by hand could hide both outputs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_in_epochs(dir.path(), &three_hours(), 2);
+    let hour = dir.path().join("flows/2026/11/26/15");
+    for (me, other) in [("c-1", "c-2"), ("c-2", "c-1")] {
+        std::fs::copy(hour.join("e0.parquet"), hour.join(format!("{me}.parquet"))).expect("copy");
+        std::fs::write(
+            hour.join(format!("{me}.covers")),
+            format!("{other}.parquet\n# end\n"),
+        )
+        .expect("record");
+    }
+    let err = LocalStore::new(dir.path())
+        .files(None)
+        .expect_err("a cycle");
+    assert!(err.to_string().contains("names itself"), "{err}");
+}

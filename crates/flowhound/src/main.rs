@@ -27,9 +27,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether the error is a write to a closed pipe. Nothing but stdout is a
+/// pipe here (UDP sockets and files do not fail so), and JSON writers wrap
+/// the I/O error without exposing it as a source.
 fn broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
     })
 }

@@ -197,7 +197,7 @@ fn countries_and_as_numbers_at_ingest_and_at_query_time_match_the_registry() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("without a registry") && err.contains("--config"),
+        err.contains("without countries") && err.contains("--config"),
         "{err}"
     );
     // So does a geo filter, instead of silently matching nothing.
@@ -486,6 +486,19 @@ fn a_registry_without_countries_leaves_them_to_be_looked_up() {
         .iter()
         .all(|f| f["src_country"].is_null() && f["dst_country"].is_null()));
     assert!(listed.iter().any(|f| f["dst_as"] != 0));
+    // A registry with AS files only tells no countries either: a geo
+    // filter says so instead of matching nothing.
+    let out = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["query", "--data"])
+        .arg(&data)
+        .arg("dst geo CN")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without countries"), "{err}");
     // The full registry at query time gives them their countries.
     let full = registry_config(dir.path(), &registry);
     let with = flows(Some(&full), &data, "ipv4");

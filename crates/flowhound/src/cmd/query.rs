@@ -26,6 +26,11 @@ pub fn run(a: QueryArgs, enricher: Option<Arc<dyn Enricher>>) -> anyhow::Result<
     Ok(())
 }
 
+/// Why a question about countries has no answer, and what to do.
+const NO_COUNTRIES: &str = "these flows were stored without countries (no country \
+     registry at ingest): name one in --config ([registry] country = \"….mmdb\") to look \
+     them up now";
+
 fn run_to(
     a: QueryArgs,
     enricher: Option<Arc<dyn Enricher>>,
@@ -34,11 +39,9 @@ fn run_to(
     let filter = read_filter(a.filter_file.as_deref(), &a.filter)?;
     let engine = open(&a.data, window_arg(a.window.as_deref())?, enricher)?;
     if filter.asks_country() && !engine.can_tell_countries().map_err(query_err)? {
-        return Err(user(
-            "the filter asks for countries (geo), but these flows were stored without a \
-             registry, so they have none: name one in --config ([registry] country = \
-             \"….mmdb\") to look them up now",
-        ));
+        return Err(user(format!(
+            "the filter asks for countries (geo): {NO_COUNTRIES}"
+        )));
     }
     let distinct = match &a.distinct {
         Some(d) => Key::parse_fields(d).map_err(query_err)?,
@@ -321,11 +324,8 @@ fn statistics(
         }
         _ => false,
     });
-    if never_looked_up && !engine.has_registry() {
-        return Err(user(
-            "these flows were stored without a registry, so they have no countries: \
-             name one in --config ([registry] country = \"….mmdb\") to look them up now",
-        ));
+    if never_looked_up && !engine.has_country_registry() {
+        return Err(user(NO_COUNTRIES));
     }
     let orgs = as_orgs(engine, &tables);
     match format {
@@ -621,8 +621,26 @@ fn flow_json(f: &FlowRecord) -> Json {
     v
 }
 
+/// Errors of a streamed listing: the engine's, as `query_err` maps them
+/// (a user's mistake exits 2), and the output's.
+struct ListingError(anyhow::Error);
+
+impl From<QueryError> for ListingError {
+    fn from(e: QueryError) -> Self {
+        ListingError(query_err(e))
+    }
+}
+
+impl From<std::io::Error> for ListingError {
+    fn from(e: std::io::Error) -> Self {
+        ListingError(e.into())
+    }
+}
+
 /// A flow listing, written batch by batch as the engine produces it (but
-/// `-o json`, one array).
+/// `-o json`, one array). The header comes with the first flow (or at the
+/// end, when none matched), so a query that fails before any flow leaves
+/// stdout empty.
 fn listing(
     engine: &QueryEngine,
     filter: &Filter,
@@ -631,38 +649,51 @@ fn listing(
     format: QueryFormat,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let each = |write: &mut dyn FnMut(&FlowRecord) -> std::io::Result<()>| {
-        engine.each_record(filter, order, limit, |flows| {
-            for f in flows {
-                write(f)?;
-            }
-            Ok::<(), anyhow::Error>(())
-        })
+    type Writer<'a, W> = &'a mut dyn FnMut(&mut W) -> std::io::Result<()>;
+    let each = |out: &mut _,
+                header: Writer<'_, _>,
+                row: &mut dyn FnMut(&FlowRecord, &mut _) -> std::io::Result<()>|
+     -> anyhow::Result<()> {
+        let mut started = false;
+        engine
+            .each_record(filter, order, limit, |flows| {
+                if !started {
+                    header(out)?;
+                    started = true;
+                }
+                for f in flows {
+                    row(f, out)?;
+                }
+                Ok::<(), ListingError>(())
+            })
+            .map_err(|e| e.0)?;
+        if !started {
+            header(out)?;
+        }
+        Ok(())
     };
     match format {
-        QueryFormat::Table => {
-            listing_header(out)?;
-            each(&mut |f| listing_row(f, out))?;
-        }
+        QueryFormat::Table => each(out, &mut |o| listing_header(o), &mut |f, o| {
+            listing_row(f, o)
+        })?,
         QueryFormat::Json => {
             let flows = engine.records(filter, order, limit).map_err(query_err)?;
             let v: Vec<Json> = flows.iter().map(flow_json).collect();
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
         }
-        QueryFormat::Ndjson => {
-            each(&mut |f| {
-                serde_json::to_writer(&mut *out, &flow_json(f))?;
-                writeln!(out)
-            })?;
-        }
+        QueryFormat::Ndjson => each(out, &mut |_| Ok(()), &mut |f, o| {
+            serde_json::to_writer(&mut *o, &flow_json(f))?;
+            writeln!(o)
+        })?,
         QueryFormat::Csv => {
             let names: Vec<String> = flowhound_model::Column::ALL
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect();
-            csv_line(out, &names)?;
-            each(&mut |f| flow_csv(f, out))?;
+            each(out, &mut |o| csv_line(o, &names), &mut |f, o| {
+                flow_csv(f, o)
+            })?
         }
     }
     Ok(())
