@@ -17,7 +17,9 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, min, sum};
 use datafusion::logical_expr::{cast, col, lit, when, Expr as DfExpr, SortExpr};
 use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
@@ -531,7 +533,12 @@ fn session() -> Result<(SessionContext, tokio::runtime::Runtime), QueryError> {
     // matching rows only.
     config.options_mut().execution.parquet.pushdown_filters = true;
     config.options_mut().execution.parquet.reorder_filters = true;
-    let ctx = SessionContext::new_with_config(config);
+    // A cap on what sorts and groupings hold, so that listing a month
+    // spills to disk instead of taking the machine's memory.
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit())))
+        .build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     let local = ObjectStoreUrl::local_filesystem();
     ctx.register_object_store(local.as_ref(), Arc::new(InPlaceFiles::default()));
     for f in [IpStr::udf(), IpParse::udf(), IpMask::udf()] {
@@ -759,8 +766,46 @@ fn time(a: &ArrayRef, r: usize) -> i64 {
     }
 }
 
+/// What a query may hold in memory: `FLOWHOUND_QUERY_MEMORY` (e.g. `8G`,
+/// `512M`), else half the machine's memory (4 GiB when unknown). Sorts
+/// beyond it spill to temporary files.
+pub(crate) fn memory_limit() -> usize {
+    if let Some(n) = std::env::var("FLOWHOUND_QUERY_MEMORY")
+        .ok()
+        .and_then(|v| parse_bytes(&v))
+    {
+        return n;
+    }
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    total_kib.map_or(4 << 30, |k| k.saturating_mul(1024) / 2)
+}
+
+/// `512M`, `8G`, `1048576`.
+fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (num, mult) = match t.chars().last()?.to_ascii_uppercase() {
+        'K' => (&t[..t.len() - 1], 1usize << 10),
+        'M' => (&t[..t.len() - 1], 1 << 20),
+        'G' => (&t[..t.len() - 1], 1 << 30),
+        'T' => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mult)
+}
+
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
+        if let DataFusionError::ResourcesExhausted(_) = e.find_root() {
+            return QueryError::User(format!(
+                "the query needs more memory than it may use ({} MiB; FLOWHOUND_QUERY_MEMORY \
+                 sets it): narrow it with -t or a filter, or give it more ({e})",
+                memory_limit() >> 20
+            ));
+        }
         QueryError::Engine(e.to_string())
     }
 }

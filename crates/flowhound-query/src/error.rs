@@ -25,8 +25,8 @@ impl QueryError {
             DataFusionError::IoError(_)
             | DataFusionError::ObjectStore(_)
             | DataFusionError::ParquetError(_)
-            | DataFusionError::Internal(_)
-            | DataFusionError::ResourcesExhausted(_) => QueryError::Engine(e.to_string()),
+            | DataFusionError::Internal(_) => QueryError::Engine(e.to_string()),
+            DataFusionError::ResourcesExhausted(_) => QueryError::from(e),
             _ => QueryError::User(e.to_string()),
         }
     }

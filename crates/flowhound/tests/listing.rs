@@ -58,6 +58,34 @@ fn listings_are_stable_and_stop_quietly_when_the_reader_leaves() {
         30_000
     );
 
+    // Under a memory cap (the sort spills to disk beyond it): the same
+    // listing.
+    let capped = run_ok(
+        Command::new(bin())
+            .env("FLOWHOUND_QUERY_MEMORY", "24M")
+            .args(["query", "-o", "csv", "--data"])
+            .arg(dir.path()),
+    )
+    .stdout;
+    assert!(capped == csv, "the listing differs when the sort spills");
+    // A grouping that cannot spill says what to do, exit 2.
+    let out = Command::new(bin())
+        .env("FLOWHOUND_QUERY_MEMORY", "1M")
+        .args([
+            "query",
+            "-s",
+            "srcip/flows",
+            "--distinct",
+            "dstip,dstport",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("FLOWHOUND_QUERY_MEMORY"), "{err}");
+
     // `flowhound query | head -1`: the first line, then the pipe closes.
     for format in ["table", "json", "ndjson"] {
         first_line_then_close(dir.path(), format);
