@@ -30,7 +30,7 @@ use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
 use crate::compile::compile;
 use crate::error::QueryError;
 use crate::localfs::InPlaceFiles;
-use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Totals, Value};
+use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Side, Totals, Value};
 use crate::table::Table;
 use crate::udf::{FlowCounter, IpMask, IpParse, IpStr, RegistryFn};
 
@@ -337,7 +337,19 @@ impl QueryEngine {
     /// Ordered by `a.order`, largest first, ties by the keys ascending (the
     /// statistic's rule); without an order, by the keys ascending.
     pub fn aggregate(&self, filter: &Filter, a: &Aggregate) -> Result<Vec<AggRow>, QueryError> {
-        Ok(self.aggregate_inner(filter, a, false)?.0)
+        Ok(self.aggregate_inner(filter, a, false, None)?.0)
+    }
+
+    /// [`QueryEngine::aggregate`] over one side of the connections only:
+    /// the ports a host offers are those its requests arrive on, not the
+    /// ephemeral ports the replies to its own connections come back to.
+    pub fn aggregate_side(
+        &self,
+        filter: &Filter,
+        a: &Aggregate,
+        side: Side,
+    ) -> Result<Vec<AggRow>, QueryError> {
+        Ok(self.aggregate_inner(filter, a, false, Some(side))?.0)
     }
 
     /// [`QueryEngine::aggregate`], with the totals of the selection from the
@@ -353,7 +365,7 @@ impl QueryEngine {
             let rows = self.aggregate(filter, a)?;
             return Ok((rows, self.totals(filter)?));
         }
-        let (rows, totals) = self.aggregate_inner(filter, a, true)?;
+        let (rows, totals) = self.aggregate_inner(filter, a, true, None)?;
         Ok((rows, totals.unwrap_or_default()))
     }
 
@@ -362,6 +374,7 @@ impl QueryEngine {
         filter: &Filter,
         a: &Aggregate,
         with_totals: bool,
+        side: Option<Side>,
     ) -> Result<(Vec<AggRow>, Option<Totals>), QueryError> {
         if a.keys.is_empty() {
             return Err(QueryError::User("nothing to aggregate by".into()));
@@ -372,7 +385,16 @@ impl QueryEngine {
                 "ip, port, as and if count both sides of a flow: use them alone".into(),
             ));
         }
-        let base = self.flows(filter)?;
+        let mut base = self.flows(filter)?;
+        if let Some(side) = side {
+            let request = col("src_port")
+                .eq(lit(0u16))
+                .or(col("dst_port").lt_eq(col("src_port")));
+            base = base.filter(match side {
+                Side::Requests => request,
+                Side::Replies => !request,
+            })?;
+        }
         let counted = [
             col("packets"),
             col("bytes"),

@@ -15,7 +15,7 @@ use flowhound_store::TimeWindow;
 use serde::Serialize;
 
 use crate::profile::{foreign_profile, ForeignProfile};
-use crate::{AggRow, Aggregate, Cell, Key, Order, QueryEngine, QueryError, Value};
+use crate::{AggRow, Aggregate, Cell, Key, Order, QueryEngine, QueryError, Side, Value};
 
 /// One hour, in ms: the bin of the distinct peer counts.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -194,9 +194,12 @@ pub struct HostReport {
     /// Flows over time: every bin from the window's start (or the first
     /// flow) to its end (or the last flow), empty ones included.
     pub bins: Vec<HostBin>,
-    /// Destination ports of outgoing flows, most flows first.
+    /// The service ports of the connections it made (its requests'
+    /// destination ports), most flows first.
     pub ports_used: Vec<PortUsed>,
-    /// The host's port on incoming flows, most flows first.
+    /// Its service ports that others connected to (requests to it), most
+    /// flows first. Replies to its own connections are not counted: they
+    /// come back to ephemeral ports.
     pub ports_offered: Vec<PortOffered>,
     /// Peers, most flows first (ties by address).
     pub peers: Vec<Peer>,
@@ -293,8 +296,10 @@ pub fn host_report(
     };
     let bins = fill_bins(window, bin_ms, &bins_out, &bins_in)?;
 
+    // Requests only, both ways: the service ports it connected to, and
+    // those it was connected to on; replies go back to ephemeral ports.
     let by_port = |f: &Filter, peer: Key| {
-        engine.aggregate(
+        engine.aggregate_side(
             f,
             &Aggregate {
                 keys: vec![Key::Proto, Key::DstPort],
@@ -302,6 +307,7 @@ pub fn host_report(
                 order: Some(Order::Flows),
                 limit,
             },
+            Side::Requests,
         )
     };
     let ports_used = by_port(&out_filter, Key::DstIp)?
@@ -660,9 +666,13 @@ mod tests {
             .count() as u64;
         assert_eq!(first_bin.flows_out, want);
 
-        // Ports used: per (proto, port), flows and distinct destinations.
+        // Ports used: per (proto, port) of its requests, flows and
+        // distinct destinations.
         let mut ports: BTreeMap<(u8, u16), (u64, BTreeSet<u128>)> = BTreeMap::new();
-        for f in &out {
+        for f in out
+            .iter()
+            .filter(|f| f.src_port == 0 || f.dst_port <= f.src_port)
+        {
             let e = ports.entry((f.proto, f.dst_port)).or_default();
             e.0 += 1;
             e.1.insert(f.dst_ip);

@@ -241,8 +241,8 @@ fn table(r: &HostReport, top: usize, out: &mut impl Write) -> std::io::Result<()
         .collect();
     ports_table(
         out,
-        "Ports used (destination ports of its flows out)",
-        "none: no flows from it",
+        "Ports used (the service ports it connected to)",
+        "none: it connected to nothing",
         "peers",
         &used,
     )?;
@@ -253,8 +253,8 @@ fn table(r: &HostReport, top: usize, out: &mut impl Write) -> std::io::Result<()
         .collect();
     ports_table(
         out,
-        "Ports offered (its own port on flows in)",
-        "none: no flows to it",
+        "Ports offered (its service ports others connected to)",
+        "none: nobody connected to it",
         "clients",
         &offered,
     )?;
