@@ -821,6 +821,14 @@ fn parse_bytes(text: &str) -> Option<usize> {
 
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
+        if let DataFusionError::ObjectStore(os) = e.find_root() {
+            if matches!(**os, datafusion::object_store::Error::NotFound { .. }) {
+                return QueryError::Engine(format!(
+                    "a file went while the query read it (merged into another, or expired): \
+                     run it again ({e})"
+                ));
+            }
+        }
         if let DataFusionError::ResourcesExhausted(_) = e.find_root() {
             return QueryError::User(format!(
                 "the query needs more memory than it may use ({} MiB; FLOWHOUND_QUERY_MEMORY \

@@ -78,11 +78,29 @@ pub fn summary(
     window: Option<TimeWindow>,
     sequences: &BTreeMap<String, (u64, u64)>,
 ) -> Result<Summary, StoreError> {
-    let mut total = Summary::default();
-    let mut per: BTreeMap<(Addr, u32, u8), ExporterSummary> = BTreeMap::new();
-    for batch in store.scan(window, &COLUMNS)? {
-        add_batch(&batch?, &mut total, &mut per);
-    }
+    // A file merged away (compaction) between the listing and the read
+    // makes the scan say so: read the store again, a few times at most.
+    let mut attempts = 0;
+    let (mut total, per) = loop {
+        let mut total = Summary::default();
+        let mut per: BTreeMap<(Addr, u32, u8), ExporterSummary> = BTreeMap::new();
+        let mut changed = None;
+        for batch in store.scan(window, &COLUMNS)? {
+            match batch {
+                Ok(b) => add_batch(&b, &mut total, &mut per),
+                Err(e @ StoreError::Changed { .. }) => {
+                    changed = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match changed {
+            None => break (total, per),
+            Some(e) if attempts >= 3 => return Err(e),
+            Some(_) => attempts += 1,
+        }
+    };
     for ((addr, domain_id, version), mut e) in per {
         e.exporter = addr_to_ip(addr).to_string();
         e.domain_id = domain_id;
@@ -175,4 +193,64 @@ fn merge(into: &mut ExporterSummary, e: &ExporterSummary) {
         into.first_ms = e.first_ms;
     }
     into.last_ms = into.last_ms.max(e.last_ms);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowhound_model::FlowRecord;
+    use flowhound_store::{BatchIter, FlowBatch, LocalStore, ParquetWriter, WriteOptions};
+    use std::cell::Cell;
+    use std::path::PathBuf;
+
+    /// A store whose first `fails` scans meet a file merged away.
+    struct Merging {
+        inner: LocalStore,
+        fails: Cell<u32>,
+    }
+
+    impl FlowStore for Merging {
+        fn files(&self, window: Option<TimeWindow>) -> Result<Vec<PathBuf>, StoreError> {
+            self.inner.files(window)
+        }
+
+        fn scan(
+            &self,
+            window: Option<TimeWindow>,
+            columns: &[Column],
+        ) -> Result<BatchIter, StoreError> {
+            let scan = self.inner.scan(window, columns)?;
+            if self.fails.get() == 0 {
+                return Ok(scan);
+            }
+            self.fails.set(self.fails.get() - 1);
+            let gone = StoreError::Changed {
+                path: PathBuf::from("e1.parquet"),
+            };
+            Ok(Box::new(scan.take(1).chain(std::iter::once(Err(gone)))))
+        }
+    }
+
+    #[test]
+    fn a_summary_reads_again_when_a_file_was_merged_away() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let batch: FlowBatch = (0..100)
+            .map(|i| FlowRecord {
+                time_start: 1_795_701_600_000 + i,
+                packets: 1,
+                ..FlowRecord::default()
+            })
+            .collect();
+        ParquetWriter::new(dir.path(), WriteOptions::default())
+            .write(&[batch.to_record_batch()])
+            .expect("write");
+        let store = |fails| Merging {
+            inner: LocalStore::new(dir.path()),
+            fails: Cell::new(fails),
+        };
+        let s = summary(&store(2), None, &BTreeMap::new()).expect("read again");
+        assert_eq!(s.flows, 100, "counted once, not once per attempt");
+        let err = summary(&store(10), None, &BTreeMap::new()).expect_err("gives up");
+        assert!(err.to_string().contains("run it again"), "{err}");
+    }
 }
