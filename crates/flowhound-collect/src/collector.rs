@@ -356,11 +356,11 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
 
     let maintenance =
         if config.compact.is_some() || config.max_age.is_some() || config.max_bytes.is_some() {
-            let (config, stop) = (config.clone(), stop.clone());
+            let (config, stop, metrics) = (config.clone(), stop.clone(), metrics.clone());
             Some(
                 std::thread::Builder::new()
                     .name("maintenance".into())
-                    .spawn(move || maintain(&config, &stop))
+                    .spawn(move || maintain(&config, &stop, &metrics))
                     .map_err(|e| CollectError::Internal(e.to_string()))?,
             )
         } else {
@@ -396,7 +396,7 @@ pub fn start(config: CollectConfig) -> Result<Running, CollectError> {
 /// Retention and compaction, every `maintenance_interval` until `stop`.
 /// They walk the whole tree and merge files in the background, at low
 /// priority, away from the writer.
-fn maintain(config: &CollectConfig, stop: &AtomicBool) {
+fn maintain(config: &CollectConfig, stop: &AtomicBool, metrics: &Metrics) {
     crate::priority::lower_this_thread();
     let write = WriteOptions::default();
     loop {
@@ -409,13 +409,19 @@ fn maintain(config: &CollectConfig, stop: &AtomicBool) {
         }
         if config.max_age.is_some() || config.max_bytes.is_some() {
             match expire(&config.data_dir, config.max_age, config.max_bytes, now_ms()) {
-                Ok(report) if !report.removed.is_empty() => info!(
-                    files = report.removed.len(),
-                    bytes = report.removed_bytes,
-                    "retention removed old files"
-                ),
+                Ok(report) if !report.removed.is_empty() => {
+                    metrics.expired(report.removed.len() as u64);
+                    info!(
+                        files = report.removed.len(),
+                        bytes = report.removed_bytes,
+                        "retention removed old files"
+                    )
+                }
                 Ok(_) => {}
-                Err(e) => warn!(error = %e, "retention failed"),
+                Err(e) => {
+                    metrics.maintenance_error();
+                    warn!(error = %e, "retention failed")
+                }
             }
         }
         if let Some(options) = &config.compact {
@@ -424,6 +430,7 @@ fn maintain(config: &CollectConfig, stop: &AtomicBool) {
                 stop.load(RELAXED)
             }) {
                 Ok(r) => {
+                    metrics.merged(r.files_in as u64, r.files_out as u64);
                     if r.files_in > 0 {
                         info!(
                             hours = r.hours,
@@ -435,10 +442,14 @@ fn maintain(config: &CollectConfig, stop: &AtomicBool) {
                         );
                     }
                     for p in r.problems {
+                        metrics.maintenance_error();
                         warn!(problem = %p, "a file could not be merged; its flows stay where they are");
                     }
                 }
-                Err(e) => warn!(error = %e, "compaction failed"),
+                Err(e) => {
+                    metrics.maintenance_error();
+                    warn!(error = %e, "compaction failed")
+                }
             }
         }
     }

@@ -30,6 +30,10 @@ pub struct Metrics {
     spilled: AtomicU64,
     wal_errors: AtomicU64,
     write_errors: AtomicU64,
+    merged_files: AtomicU64,
+    merges: AtomicU64,
+    maintenance_errors: AtomicU64,
+    expired_files: AtomicU64,
     decode_errors: Mutex<BTreeMap<&'static str, u64>>,
     exporters: Mutex<BTreeMap<String, ExporterStats>>,
     socket_drops: Mutex<BTreeMap<String, u64>>,
@@ -63,6 +67,16 @@ impl Metrics {
     }
     pub(crate) fn write_error(&self) {
         self.write_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn merged(&self, files_in: u64, files_out: u64) {
+        self.merged_files.fetch_add(files_in, Relaxed);
+        self.merges.fetch_add(files_out, Relaxed);
+    }
+    pub(crate) fn maintenance_error(&self) {
+        self.maintenance_errors.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn expired(&self, files: u64) {
+        self.expired_files.fetch_add(files, Relaxed);
     }
     pub(crate) fn spilled(&self) {
         self.spilled.fetch_add(1, Relaxed);
@@ -180,6 +194,26 @@ impl Metrics {
             "flowhound_write_errors_total",
             "Epochs that could not be written to Parquet (they wait in the WAL).",
             self.write_errors.load(Relaxed),
+        );
+        counter(
+            "flowhound_compacted_files_total",
+            "Flow files merged into one file per hour (compaction).",
+            self.merged_files.load(Relaxed),
+        );
+        counter(
+            "flowhound_compactions_total",
+            "Merged files written by compaction.",
+            self.merges.load(Relaxed),
+        );
+        counter(
+            "flowhound_expired_files_total",
+            "Flow files removed by retention (--max-age, --max-size).",
+            self.expired_files.load(Relaxed),
+        );
+        counter(
+            "flowhound_maintenance_errors_total",
+            "Compaction or retention runs that failed, and files that could not be merged.",
+            self.maintenance_errors.load(Relaxed),
         );
         counter(
             "flowhound_spilled_jobs_total",

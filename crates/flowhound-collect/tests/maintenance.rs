@@ -101,6 +101,15 @@ fn hours_are_merged_while_collecting_and_no_flow_is_read_twice() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Operators see it in the metrics.
+    let page = running.metrics.render();
+    let merged: u64 = page
+        .lines()
+        .find_map(|l| l.strip_prefix("flowhound_compacted_files_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no compaction counter in:\n{page}"));
+    assert!(merged >= hours.len() as u64, "{merged} files merged");
+    assert!(page.contains("flowhound_maintenance_errors_total 0"), "{page}");
     running.stop().expect("clean stop");
     assert!(most_seen > 0);
 
