@@ -109,7 +109,10 @@ fn hours_are_merged_while_collecting_and_no_flow_is_read_twice() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no compaction counter in:\n{page}"));
     assert!(merged >= hours.len() as u64, "{merged} files merged");
-    assert!(page.contains("flowhound_maintenance_errors_total 0"), "{page}");
+    assert!(
+        page.contains("flowhound_maintenance_errors_total 0"),
+        "{page}"
+    );
     running.stop().expect("clean stop");
     assert!(most_seen > 0);
 

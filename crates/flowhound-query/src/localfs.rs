@@ -25,6 +25,7 @@ use datafusion::object_store::{
     Attributes, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
     ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
+use flowhound_store::retired_path;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
@@ -74,8 +75,21 @@ fn io_error(location: &Path, op: &str, e: std::io::Error) -> datafusion::object_
 impl InPlaceFiles {
     /// The open file at `location` and its size now.
     fn file(&self, location: &Path) -> Result<(Arc<File>, u64)> {
-        let path = self.inner.path_to_filesystem(location)?;
-        let now = std::fs::metadata(&path).map_err(|e| io_error(location, "stat", e))?;
+        let mut path = self.inner.path_to_filesystem(location)?;
+        // Merged into another file since the query listed it: it waits
+        // under a hidden name for its grace period.
+        let now = match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match retired_path(&path).and_then(|r| std::fs::metadata(&r).ok().map(|m| (r, m))) {
+                    Some((r, m)) => {
+                        path = r;
+                        m
+                    }
+                    None => return Err(io_error(location, "stat", e)),
+                }
+            }
+            other => other.map_err(|e| io_error(location, "stat", e))?,
+        };
         let id = (now.dev(), now.ino());
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = open.get(location).filter(|f| f.id == id) {
@@ -95,6 +109,13 @@ impl InPlaceFiles {
             },
         );
         Ok((file, md.len()))
+    }
+
+    /// The hidden name a merged-away file waits under, when it exists.
+    fn retired_location(&self, location: &Path) -> Option<Path> {
+        let path = self.inner.path_to_filesystem(location).ok()?;
+        let retired = retired_path(&path).filter(|r| r.exists())?;
+        Path::from_absolute_path(retired).ok()
     }
 
     fn read(&self, location: &Path, file: &File, size: u64, range: Range<u64>) -> Result<Bytes> {
@@ -136,7 +157,16 @@ impl ObjectStore for InPlaceFiles {
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
         if options.head || options.range.is_none() {
-            return self.inner.get_opts(location, options).await;
+            let result = self.inner.get_opts(location, options.clone()).await;
+            if let Err(datafusion::object_store::Error::NotFound { .. }) = &result {
+                if let Some(retired) = self.retired_location(location) {
+                    // Under the name the query knows: reads come back here.
+                    let mut found = self.inner.get_opts(&retired, options).await?;
+                    found.meta.location = location.clone();
+                    return Ok(found);
+                }
+            }
+            return result;
         }
         let (file, _) = self.file(location)?;
         let md = file.metadata().map_err(|e| io_error(location, "stat", e))?;
@@ -186,6 +216,20 @@ impl ObjectStore for InPlaceFiles {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        // DataFusion lists a file's name as a prefix when the file is not
+        // there (any more): an empty listing would drop the file's flows
+        // without a word. A flow file that is gone is an error.
+        if let Some(p) = prefix.filter(|p| p.as_ref().ends_with(".parquet")) {
+            let gone = self.inner.path_to_filesystem(p).is_ok_and(|f| !f.exists());
+            if gone {
+                let e = io_error(
+                    p,
+                    "open",
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                );
+                return futures::stream::once(async move { Err(e) }).boxed();
+            }
+        }
         self.inner.list(prefix)
     }
 

@@ -191,9 +191,7 @@ pub fn compact(
         }
         if merged_here {
             report.hours += 1;
-            if options.grace.is_zero() {
-                remove_replaced(&p, 0, now_ms, &mut report)?;
-            }
+            remove_replaced(&p, duration_ms(options.grace), now_ms, &mut report)?;
         }
     }
     Ok(report)
@@ -290,9 +288,11 @@ fn write_record(dir: &Path, name: &str, text: &str, fsync: bool) -> Result<(), S
     result
 }
 
-/// Removes the files that merged files older than `grace_ms` replaced, the
-/// records left without their file, and temp files of interrupted merges.
-/// Runs under the maintenance lock: no merge is under way.
+/// Retires the files merged files replaced (renamed to hidden names, at
+/// once: other readers of the files must not see their flows twice) and
+/// removes them once the file that replaced them is older than `grace_ms`;
+/// also records left without their file, and temp files of interrupted
+/// merges. Runs under the maintenance lock: no merge is under way.
 fn remove_replaced(
     p: &Partition,
     grace_ms: i64,
@@ -300,33 +300,45 @@ fn remove_replaced(
     report: &mut CompactReport,
 ) -> Result<(), StoreError> {
     let listing = layout::listing(p)?;
+    let mut retired = listing.retired.clone();
+    for path in &listing.covered {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let to = p.dir.join(layout::retired_name(name));
+        match fs::rename(path, &to) {
+            Ok(()) => retired.push((to, name.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("rename", path, e)),
+        }
+    }
+    if !listing.covered.is_empty() {
+        sync_dir(&p.dir)?;
+    }
     // No grace: even a file merged after `now_ms` was taken.
     let old_enough = |path: &Path| match fs::metadata(path) {
         Ok(m) => grace_ms == 0 || layout::modified_ms(&m).saturating_add(grace_ms) <= now_ms,
         Err(_) => false,
     };
-    let mut remove: Vec<PathBuf> = Vec::new();
+    let mut named = std::collections::HashSet::new();
+    let mut expired = std::collections::HashSet::new();
     for c in &listing.covers {
-        if !old_enough(&p.dir.join(&c.output)) {
-            continue;
+        let old = old_enough(&p.dir.join(&c.output));
+        for i in &c.inputs {
+            named.insert(i.as_str());
+            if old {
+                expired.insert(i.as_str());
+            }
         }
-        remove.extend(
-            listing
-                .covered
-                .iter()
-                .filter(|f| c.inputs.iter().any(|i| f.ends_with(i)))
-                .cloned(),
-        );
     }
-    remove.sort();
-    remove.dedup();
-    report.removed += remove.len();
-    // A merged file replaced in turn leaves its record: it goes too, once
-    // the file is gone (below).
-    let mut records: Vec<PathBuf> = remove
+    // Retired files go when their merged file is old enough, or when no
+    // record names them any more.
+    let mut remove: Vec<PathBuf> = retired
         .iter()
-        .map(|f| f.with_extension(&COVERS_EXT[1..]))
+        .filter(|(_, name)| expired.contains(name.as_str()) || !named.contains(name.as_str()))
+        .map(|(path, _)| path.clone())
         .collect();
+    report.removed += remove.len();
     // Interrupted merges: their temp files. The collector's own temp files
     // (`.e….parquet.tmp`) are not ours to touch.
     let entries = fs::read_dir(&p.dir).map_err(|e| StoreError::io("read directory", &p.dir, e))?;
@@ -336,16 +348,13 @@ fn remove_replaced(
             remove.push(entry.path());
         }
     }
-    // Replaced files first, durably: a record goes only once nothing it
-    // hides is left, even after a power loss.
     for path in &remove {
         remove_file(path)?;
     }
-    records.extend(listing.orphans.iter().cloned());
-    if !records.is_empty() {
-        sync_dir(&p.dir)?;
-    }
-    for path in &records {
+    // Records without their file (their output merged again and retired,
+    // or an interrupted merge): what they named is named by a newer record
+    // or was never hidden.
+    for path in &listing.orphans {
         remove_file(path)?;
     }
     Ok(())

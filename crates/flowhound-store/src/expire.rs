@@ -48,6 +48,7 @@ pub fn expire(
         all.extend(listing.live);
         let mut leftovers = listing.covered;
         leftovers.extend(listing.orphans);
+        leftovers.extend(listing.retired.into_iter().map(|(path, _)| path));
         replaced.insert(p.hour, leftovers);
     }
     all.sort();

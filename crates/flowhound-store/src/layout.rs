@@ -131,6 +131,22 @@ pub(crate) struct Covers {
     pub inputs: Vec<String>,
 }
 
+/// A replaced file's name once retired: hidden, and not `*.parquet`, so
+/// that other readers of the files (DuckDB's `**/*.parquet`) never see a
+/// flow twice; flowhound's own readers that listed it before still find it
+/// (see [`retired_path`]).
+pub(crate) fn retired_name(name: &str) -> String {
+    format!(".{name}{RETIRED_EXT}")
+}
+
+const RETIRED_EXT: &str = ".replaced";
+
+/// Where a listed file is once its merge has retired it.
+pub fn retired_path(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    Some(path.with_file_name(retired_name(name)))
+}
+
 /// Merged files' names start with this.
 pub(crate) const MERGED_PREFIX: &str = "c-";
 
@@ -201,6 +217,8 @@ pub(crate) struct Listing {
     /// Records whose output does not exist (an interrupted compaction, or
     /// a record of an output that was itself compacted away).
     pub orphans: Vec<PathBuf>,
+    /// Replaced files already retired (hidden), with their original names.
+    pub retired: Vec<(PathBuf, String)>,
 }
 
 /// A file's modification time, ms since the epoch (0 when unknown).
@@ -276,6 +294,13 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
         });
     }
     for (name, path) in entries {
+        if let Some(original) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(RETIRED_EXT))
+        {
+            out.retired.push((path, original.to_string()));
+            continue;
+        }
         if !parquet.contains(&name) {
             continue;
         }

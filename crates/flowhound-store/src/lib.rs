@@ -55,6 +55,7 @@ pub use batch::{records_from_batch, FlowBatch};
 pub use compact::{compact, CompactOptions, CompactReport};
 pub use error::StoreError;
 pub use expire::{expire, ExpireReport};
+pub use layout::retired_path;
 pub use read::{BatchIter, FlowStore, LocalStore};
 pub use window::{parse_window, TimeWindow, WindowError};
 pub use write::{ParquetWriter, SortKey, WriteOptions, WrittenFile};

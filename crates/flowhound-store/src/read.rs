@@ -163,7 +163,12 @@ fn open(
     columns: &[Column],
     batch_size: usize,
 ) -> Result<Option<ParquetRecordBatchReader>, StoreError> {
-    let file = match File::open(path) {
+    // Merged into another file since it was listed: until its grace
+    // period ends it waits under a hidden name.
+    let file = match File::open(path).or_else(|e| match layout::retired_path(path) {
+        Some(r) if e.kind() == std::io::ErrorKind::NotFound => File::open(r).map_err(|_| e),
+        _ => Err(e),
+    }) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io("open", path, e)),

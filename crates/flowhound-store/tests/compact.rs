@@ -381,3 +381,38 @@ fn records_that_name_each_other_are_an_error() {
         .expect_err("a cycle");
     assert!(err.to_string().contains("names itself"), "{err}");
 }
+
+/// Other readers of the files (DuckDB over `**/*.parquet`) see each flow
+/// once from the moment of the merge, while a scan that listed the old
+/// files before still reads them all, under their hidden names.
+#[test]
+fn replaced_files_leave_the_glob_at_once_and_stay_readable_for_earlier_scans() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = three_hours();
+    store_in_epochs(dir.path(), &flows, 4);
+    let store = LocalStore::new(dir.path());
+    let earlier = store.scan(None, &Column::ALL).expect("scan");
+    let r = run(dir.path(), Duration::from_secs(600), now_after_the_day());
+    assert_eq!((r.files_in, r.removed), (12, 0), "{r:?}");
+
+    // What a glob of *.parquet finds: the merged files only.
+    let globbed: Vec<String> = on_disk(dir.path())
+        .into_iter()
+        .filter(|n| n.ends_with(".parquet") && !n.rsplit('/').next().unwrap_or("").starts_with('.'))
+        .collect();
+    assert_eq!(globbed.len(), 3, "{globbed:?}");
+    let mut seen = Vec::new();
+    for name in &globbed {
+        seen.extend(read_parquet(&dir.path().join("flows").join(name)));
+    }
+    assert_eq!(sorted(seen), sorted(flows.clone()));
+
+    // The scan that listed the twelve old files reads them.
+    let mut read = Vec::new();
+    for b in earlier {
+        read.extend(
+            records_from_batch(&b.expect("no error within the grace period")).expect("flows"),
+        );
+    }
+    assert_eq!(sorted(read), sorted(flows));
+}
