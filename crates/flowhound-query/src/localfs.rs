@@ -220,7 +220,10 @@ impl ObjectStore for InPlaceFiles {
         // there (any more): an empty listing would drop the file's flows
         // without a word. A flow file that is gone is an error.
         if let Some(p) = prefix.filter(|p| p.as_ref().ends_with(".parquet")) {
-            let gone = self.inner.path_to_filesystem(p).is_ok_and(|f| !f.exists());
+            let gone = self.inner.path_to_filesystem(p).is_ok_and(|f| {
+                matches!(std::fs::symlink_metadata(f),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            });
             if gone {
                 let e = io_error(
                     p,

@@ -262,6 +262,9 @@ fn merge(
     let written = writer.write_hour(p.hour, &batches, &name, |dir| {
         write_record(dir, &name, &covers_text(&output, &inputs), fsync)
     })?;
+    // Out of `*.parquet` at once, so that other readers of the files count
+    // each flow once (a crash before this is mended by the next run).
+    retire(p, &inputs)?;
     Ok(Some(written))
 }
 
@@ -299,22 +302,14 @@ fn remove_replaced(
     now_ms: i64,
     report: &mut CompactReport,
 ) -> Result<(), StoreError> {
+    let covered: Vec<String> = layout::listing(p)?
+        .covered
+        .iter()
+        .filter_map(|f| f.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .collect();
+    retire(p, &covered)?;
     let listing = layout::listing(p)?;
-    let mut retired = listing.retired.clone();
-    for path in &listing.covered {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let to = p.dir.join(layout::retired_name(name));
-        match fs::rename(path, &to) {
-            Ok(()) => retired.push((to, name.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("rename", path, e)),
-        }
-    }
-    if !listing.covered.is_empty() {
-        sync_dir(&p.dir)?;
-    }
+    let retired = &listing.retired;
     // No grace: even a file merged after `now_ms` was taken.
     let old_enough = |path: &Path| match fs::metadata(path) {
         Ok(m) => grace_ms == 0 || layout::modified_ms(&m).saturating_add(grace_ms) <= now_ms,
@@ -356,6 +351,24 @@ fn remove_replaced(
     // or was never hidden.
     for path in &listing.orphans {
         remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// Renames the files `names` of the partition that are still there to
+/// their hidden names, durably.
+fn retire(p: &Partition, names: &[String]) -> Result<(), StoreError> {
+    let mut moved = false;
+    for name in names {
+        let from = p.dir.join(name);
+        match fs::rename(&from, p.dir.join(layout::retired_name(name))) {
+            Ok(()) => moved = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("rename", &from, e)),
+        }
+    }
+    if moved {
+        sync_dir(&p.dir)?;
     }
     Ok(())
 }

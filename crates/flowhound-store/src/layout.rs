@@ -297,6 +297,7 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
         if let Some(original) = name
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(RETIRED_EXT))
+            .filter(|n| n.ends_with(".parquet"))
         {
             out.retired.push((path, original.to_string()));
             continue;
@@ -310,8 +311,15 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
         }
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
-            // Expired between the listing and now.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Merged just now (its merged file came after this listing
+                // read the directory): it waits under a hidden name, where
+                // readers find it. Otherwise it expired.
+                match retired_path(&path).and_then(|r| fs::metadata(r).ok()) {
+                    Some(m) => m,
+                    None => continue,
+                }
+            }
             Err(e) => return Err(StoreError::io("stat", &path, e)),
         };
         if meta.is_file() {

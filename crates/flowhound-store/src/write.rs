@@ -347,7 +347,21 @@ impl ParquetWriter {
         while start < rows.len() {
             let hour = rows[start].hour;
             let end = start + rows[start..].partition_point(|r| r.hour == hour);
-            written.push(self.write_file(hour, batches, &rows[start..end], name, |_| Ok(()))?);
+            // Written before, and merged since (a WAL replayed after a
+            // crash): the merged file holds these flows already.
+            let path = self
+                .flows_dir
+                .join(hour_dir(hour))
+                .join(format!("{name}.parquet"));
+            if !crate::layout::was_merged(&path) {
+                written.push(self.write_file(
+                    hour,
+                    batches,
+                    &rows[start..end],
+                    name,
+                    |_| Ok(()),
+                )?);
+            }
             start = end;
         }
         Ok(written)

@@ -154,6 +154,13 @@ fn a_replaced_file_written_again_stays_skipped() {
     store_in_epochs(dir.path(), &flows, 3);
     assert_eq!(files(dir.path()).len(), 3);
     assert_eq!(scan_all(dir.path()), sorted(flows.clone()));
+    // Not written again at all: a glob of *.parquet (DuckDB) sees the
+    // merged files only.
+    let visible: Vec<String> = on_disk(dir.path())
+        .into_iter()
+        .filter(|n| n.ends_with(".parquet") && !n.rsplit('/').next().unwrap_or("").starts_with('.'))
+        .collect();
+    assert!(visible.iter().all(|n| n.contains("/c-")), "{visible:?}");
 
     // Late flows for an hour are merged with its merged file; the new
     // record still names the epochs the old one replaced.
@@ -183,11 +190,14 @@ fn an_interrupted_compaction_hides_nothing_and_is_cleaned_up() {
     // The record was written, the merged file never appeared.
     std::fs::write(hour.join("c-1-1-1.covers"), "# x\ne0.parquet\ne1.parquet\n").expect("record");
     std::fs::write(hour.join(".c-1-1-1.parquet.tmp"), "half a file").expect("tmp");
+    // Someone else's hidden file is left alone.
+    std::fs::write(hour.join(".notes.replaced"), "mine").expect("notes");
     assert_eq!(files(dir.path()).len(), 6);
     assert_eq!(scan_all(dir.path()), sorted(flows.clone()));
     run(dir.path(), Duration::ZERO, now_after_the_day());
     assert!(!hour.join("c-1-1-1.covers").exists());
     assert!(!hour.join(".c-1-1-1.parquet.tmp").exists());
+    assert!(hour.join(".notes.replaced").exists());
     assert_eq!(scan_all(dir.path()), sorted(flows));
 }
 
