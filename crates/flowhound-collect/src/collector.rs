@@ -251,7 +251,7 @@ fn recover(
         flows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
         // Named by epoch: if a crash came after these files were written but
         // before the WAL let go of them, this replaces them, no copies.
-        writer.write_named(&batches, &epoch_name(*epoch))?;
+        writer.write_replayed(&batches, &epoch_name(*epoch))?;
         wal::checkpoint_epoch(data_dir, *epoch).map_err(wal_error)?;
     }
     if flows > 0 {

@@ -338,6 +338,27 @@ impl ParquetWriter {
         batches: &[RecordBatch],
         name: &str,
     ) -> Result<Vec<WrittenFile>, StoreError> {
+        self.write_hours(batches, name, false)
+    }
+
+    /// [`ParquetWriter::write_named`] for flows written before under the
+    /// same name (a write-ahead log replayed after a crash): an hour whose
+    /// file a merge has replaced since is left out, as the merged file
+    /// holds its flows.
+    pub fn write_replayed(
+        &self,
+        batches: &[RecordBatch],
+        name: &str,
+    ) -> Result<Vec<WrittenFile>, StoreError> {
+        self.write_hours(batches, name, true)
+    }
+
+    fn write_hours(
+        &self,
+        batches: &[RecordBatch],
+        name: &str,
+        skip_merged: bool,
+    ) -> Result<Vec<WrittenFile>, StoreError> {
         for b in batches {
             check_schema(b, "parquet write")?;
         }
@@ -347,13 +368,11 @@ impl ParquetWriter {
         while start < rows.len() {
             let hour = rows[start].hour;
             let end = start + rows[start..].partition_point(|r| r.hour == hour);
-            // Written before, and merged since (a WAL replayed after a
-            // crash): the merged file holds these flows already.
             let path = self
                 .flows_dir
                 .join(hour_dir(hour))
                 .join(format!("{name}.parquet"));
-            if !crate::layout::was_merged(&path) {
+            if !(skip_merged && crate::layout::was_merged(&path)) {
                 written.push(self.write_file(
                     hour,
                     batches,

@@ -5,11 +5,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use arrow_array::RecordBatch;
 use common::*;
 use flowhound_model::{Column, FlowRecord};
 use flowhound_store::{
     compact, expire, records_from_batch, CompactOptions, CompactReport, FlowBatch, FlowStore,
-    LocalStore, ParquetWriter, WriteOptions,
+    LocalStore, ParquetWriter, StoreError, WriteOptions, WrittenFile,
 };
 
 /// 3 000 flows over three hours (14:00-17:00), with flows on and next to
@@ -29,11 +30,22 @@ fn three_hours() -> Vec<FlowRecord> {
 /// The flows written as `parts` epochs, named `e0`, `e1`, … as a collector
 /// names them, flow `j` in epoch `j % parts`: every hour gets `parts` files.
 fn store_in_epochs(dir: &Path, flows: &[FlowRecord], parts: usize) {
+    epochs(dir, flows, parts, ParquetWriter::write_named);
+}
+
+/// [`store_in_epochs`] again, as a collector replaying its write-ahead log
+/// after a crash writes them.
+fn replay_epochs(dir: &Path, flows: &[FlowRecord], parts: usize) {
+    epochs(dir, flows, parts, ParquetWriter::write_replayed);
+}
+
+type Write = fn(&ParquetWriter, &[RecordBatch], &str) -> Result<Vec<WrittenFile>, StoreError>;
+
+fn epochs(dir: &Path, flows: &[FlowRecord], parts: usize, write: Write) {
     let w = ParquetWriter::new(dir, WriteOptions::default());
     for i in 0..parts {
         let batch: FlowBatch = flows.iter().skip(i).step_by(parts).copied().collect();
-        w.write_named(&[batch.to_record_batch()], &format!("e{i}"))
-            .expect("write");
+        write(&w, &[batch.to_record_batch()], &format!("e{i}")).expect("write");
     }
 }
 
@@ -151,7 +163,7 @@ fn a_replaced_file_written_again_stays_skipped() {
     let flows = three_hours();
     store_in_epochs(dir.path(), &flows, 3);
     run(dir.path(), Duration::ZERO, now_after_the_day());
-    store_in_epochs(dir.path(), &flows, 3);
+    replay_epochs(dir.path(), &flows, 3);
     assert_eq!(files(dir.path()).len(), 3);
     assert_eq!(scan_all(dir.path()), sorted(flows.clone()));
     // Not written again at all: a glob of *.parquet (DuckDB) sees the
@@ -175,7 +187,7 @@ fn a_replaced_file_written_again_stays_skipped() {
     let r = run(dir.path(), Duration::ZERO, now_after_the_day());
     assert_eq!((r.hours, r.files_in, r.files_out), (1, 2, 1), "{r:?}");
     assert_eq!(files(dir.path()).len(), 3);
-    store_in_epochs(dir.path(), &flows, 3);
+    replay_epochs(dir.path(), &flows, 3);
     let mut all = flows;
     all.extend(late);
     assert_eq!(scan_all(dir.path()), sorted(all));
