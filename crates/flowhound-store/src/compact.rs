@@ -157,8 +157,16 @@ pub fn compact(
                 continue;
             }
         }
-        remove_replaced(&p, duration_ms(options.grace), now_ms, &mut report)?;
+        // One listing serves both: tidying renames and removes only files
+        // that are not live, so the live ones and the records stand.
         let listing = layout::listing(&p)?;
+        remove_replaced(
+            &p,
+            &listing,
+            duration_ms(options.grace),
+            now_ms,
+            &mut report,
+        )?;
         let newest = listing.live.iter().map(|f| f.modified_ms).max();
         let settled = (p.hour + 1).saturating_mul(HOUR_MS).saturating_add(settle) <= now_ms
             && newest.is_some_and(|t| t.saturating_add(settle) <= now_ms);
@@ -191,7 +199,11 @@ pub fn compact(
         }
         if merged_here {
             report.hours += 1;
-            remove_replaced(&p, duration_ms(options.grace), now_ms, &mut report)?;
+            // The merges retired their inputs; with no grace period they go
+            // now, not at the next run.
+            if options.grace.is_zero() {
+                remove_replaced(&p, &layout::listing(&p)?, 0, now_ms, &mut report)?;
+            }
         }
     }
     Ok(report)
@@ -298,27 +310,31 @@ fn write_record(dir: &Path, name: &str, text: &str, fsync: bool) -> Result<(), S
 /// merges. Runs under the maintenance lock: no merge is under way.
 fn remove_replaced(
     p: &Partition,
+    listing: &layout::Listing,
     grace_ms: i64,
     now_ms: i64,
     report: &mut CompactReport,
 ) -> Result<(), StoreError> {
-    let covered: Vec<String> = layout::listing(p)?
-        .covered
-        .iter()
-        .filter_map(|f| f.file_name().and_then(|n| n.to_str()).map(str::to_string))
-        .collect();
+    let covered: Vec<String> = listing.covered.iter().map(|f| file_name(f)).collect();
     retire(p, &covered)?;
-    let listing = layout::listing(p)?;
-    let retired = &listing.retired;
-    // No grace: even a file merged after `now_ms` was taken.
-    let old_enough = |path: &Path| match fs::metadata(path) {
-        Ok(m) => grace_ms == 0 || layout::modified_ms(&m).saturating_add(grace_ms) <= now_ms,
-        Err(_) => false,
+    let retired = listing.retired.iter().cloned().chain(
+        covered
+            .into_iter()
+            .map(|name| (p.dir.join(layout::retired_name(&name)), name)),
+    );
+    // A merged file is live; no grace: even one merged after `now_ms`.
+    let old_enough = |output: &str| {
+        grace_ms == 0
+            || listing
+                .live
+                .iter()
+                .find(|f| f.path.ends_with(output))
+                .is_some_and(|f| f.modified_ms.saturating_add(grace_ms) <= now_ms)
     };
     let mut named = std::collections::HashSet::new();
     let mut expired = std::collections::HashSet::new();
     for c in &listing.covers {
-        let old = old_enough(&p.dir.join(&c.output));
+        let old = old_enough(&c.output);
         for i in &c.inputs {
             named.insert(i.as_str());
             if old {
@@ -329,20 +345,11 @@ fn remove_replaced(
     // Retired files go when their merged file is old enough, or when no
     // record names them any more.
     let mut remove: Vec<PathBuf> = retired
-        .iter()
         .filter(|(_, name)| expired.contains(name.as_str()) || !named.contains(name.as_str()))
-        .map(|(path, _)| path.clone())
+        .map(|(path, _)| path)
         .collect();
     report.removed += remove.len();
-    // Interrupted merges: their temp files. The collector's own temp files
-    // (`.e….parquet.tmp`) are not ours to touch.
-    let entries = fs::read_dir(&p.dir).map_err(|e| StoreError::io("read directory", &p.dir, e))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&format!(".{MERGED_PREFIX}")) && name.ends_with(".tmp") {
-            remove.push(entry.path());
-        }
-    }
+    remove.extend(listing.merge_temps.iter().cloned());
     for path in &remove {
         remove_file(path)?;
     }

@@ -219,6 +219,9 @@ pub(crate) struct Listing {
     pub orphans: Vec<PathBuf>,
     /// Replaced files already retired (hidden), with their original names.
     pub retired: Vec<(PathBuf, String)>,
+    /// Temp files of merges that never finished (`.c-….tmp`; the
+    /// collector's own temp files are not among them).
+    pub merge_temps: Vec<PathBuf>,
 }
 
 /// A file's modification time, ms since the epoch (0 when unknown).
@@ -300,6 +303,10 @@ pub(crate) fn listing(p: &Partition) -> Result<Listing, StoreError> {
             .filter(|n| n.ends_with(".parquet"))
         {
             out.retired.push((path, original.to_string()));
+            continue;
+        }
+        if name.starts_with(&format!(".{MERGED_PREFIX}")) && name.ends_with(".tmp") {
+            out.merge_temps.push(path);
             continue;
         }
         if !parquet.contains(&name) {
