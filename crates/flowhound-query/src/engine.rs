@@ -30,7 +30,7 @@ use flowhound_store::{records_from_batch, FlowStore, TimeWindow};
 use crate::compile::compile;
 use crate::error::QueryError;
 use crate::localfs::InPlaceFiles;
-use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Side, Totals, Value};
+use crate::stat::{AggRow, Aggregate, Key, NetLen, Order, Totals, Value};
 use crate::table::Table;
 use crate::udf::{FlowCounter, IpMask, IpParse, IpStr, RegistryFn};
 
@@ -337,19 +337,20 @@ impl QueryEngine {
     /// Ordered by `a.order`, largest first, ties by the keys ascending (the
     /// statistic's rule); without an order, by the keys ascending.
     pub fn aggregate(&self, filter: &Filter, a: &Aggregate) -> Result<Vec<AggRow>, QueryError> {
-        Ok(self.aggregate_inner(filter, a, false, None)?.0)
+        Ok(self.aggregate_inner(filter, a, false, false)?.0)
     }
 
-    /// [`QueryEngine::aggregate`] over one side of the connections only:
-    /// the ports a host offers are those its requests arrive on, not the
-    /// ephemeral ports the replies to its own connections come back to.
-    pub fn aggregate_side(
+    /// [`QueryEngine::aggregate`] over requests only (client to service:
+    /// the destination port is the lower one, or there is no source port,
+    /// as the store's connection layout tells them apart): the ports a host
+    /// offers are those requests arrive on, not the ephemeral ports the
+    /// replies to its own connections come back to.
+    pub fn aggregate_requests(
         &self,
         filter: &Filter,
         a: &Aggregate,
-        side: Side,
     ) -> Result<Vec<AggRow>, QueryError> {
-        Ok(self.aggregate_inner(filter, a, false, Some(side))?.0)
+        Ok(self.aggregate_inner(filter, a, false, true)?.0)
     }
 
     /// [`QueryEngine::aggregate`], with the totals of the selection from the
@@ -365,7 +366,7 @@ impl QueryEngine {
             let rows = self.aggregate(filter, a)?;
             return Ok((rows, self.totals(filter)?));
         }
-        let (rows, totals) = self.aggregate_inner(filter, a, true, None)?;
+        let (rows, totals) = self.aggregate_inner(filter, a, true, false)?;
         Ok((rows, totals.unwrap_or_default()))
     }
 
@@ -374,7 +375,7 @@ impl QueryEngine {
         filter: &Filter,
         a: &Aggregate,
         with_totals: bool,
-        side: Option<Side>,
+        requests_only: bool,
     ) -> Result<(Vec<AggRow>, Option<Totals>), QueryError> {
         if a.keys.is_empty() {
             return Err(QueryError::User("nothing to aggregate by".into()));
@@ -386,14 +387,12 @@ impl QueryEngine {
             ));
         }
         let mut base = self.flows(filter)?;
-        if let Some(side) = side {
-            let request = col("src_port")
-                .eq(lit(0u16))
-                .or(col("dst_port").lt_eq(col("src_port")));
-            base = base.filter(match side {
-                Side::Requests => request,
-                Side::Replies => !request,
-            })?;
+        if requests_only {
+            base = base.filter(
+                col("src_port")
+                    .eq(lit(0u16))
+                    .or(col("dst_port").lt_eq(col("src_port"))),
+            )?;
         }
         let counted = [
             col("packets"),

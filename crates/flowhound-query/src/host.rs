@@ -15,7 +15,7 @@ use flowhound_store::TimeWindow;
 use serde::Serialize;
 
 use crate::profile::{foreign_profile, ForeignProfile};
-use crate::{AggRow, Aggregate, Cell, Key, Order, QueryEngine, QueryError, Side, Value};
+use crate::{AggRow, Aggregate, Cell, Key, Order, QueryEngine, QueryError, Value};
 
 /// One hour, in ms: the bin of the distinct peer counts.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -299,7 +299,7 @@ pub fn host_report(
     // Requests only, both ways: the service ports it connected to, and
     // those it was connected to on; replies go back to ephemeral ports.
     let by_port = |f: &Filter, peer: Key| {
-        engine.aggregate_side(
+        engine.aggregate_requests(
             f,
             &Aggregate {
                 keys: vec![Key::Proto, Key::DstPort],
@@ -307,7 +307,6 @@ pub fn host_report(
                 order: Some(Order::Flows),
                 limit,
             },
-            Side::Requests,
         )
     };
     let ports_used = by_port(&out_filter, Key::DstIp)?

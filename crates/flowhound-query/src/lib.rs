@@ -28,6 +28,6 @@ pub use host::{
     PortUsed, ReportWindow, HOUR_MS, MAX_BINS,
 };
 pub use profile::{foreign_profile, Baseline, ForeignProfile, PeerCountry, RARE_PER_MILLE};
-pub use stat::{AggRow, Aggregate, Element, Key, NetLen, Order, Side, StatSpec, Totals, Value};
+pub use stat::{AggRow, Aggregate, Element, Key, NetLen, Order, StatSpec, Totals, Value};
 pub use summary::{summary, ExporterSummary, Summary};
 pub use table::{Cell, Table};

@@ -320,18 +320,6 @@ impl StatSpec {
     }
 }
 
-/// Which end of its connection a flow is, told by its ports as the store
-/// lays flows out: the service is on the lower port, the client on a
-/// higher (ephemeral) one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// Client to service: `dst_port <= src_port`, or no source port (ICMP
-    /// type/code live in `dst_port`).
-    Requests,
-    /// Service to client: the source port is the lower one.
-    Replies,
-}
-
 /// A grouping to run: keys, distinct counts, order and limit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Aggregate {

@@ -649,54 +649,57 @@ fn listing(
     format: QueryFormat,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    type Writer<'a, W> = &'a mut dyn FnMut(&mut W) -> std::io::Result<()>;
-    let each = |out: &mut _,
-                header: Writer<'_, _>,
-                row: &mut dyn FnMut(&FlowRecord, &mut _) -> std::io::Result<()>|
-     -> anyhow::Result<()> {
-        let mut started = false;
-        engine
-            .each_record(filter, order, limit, |flows| {
-                if !started {
-                    header(out)?;
-                    started = true;
-                }
-                for f in flows {
-                    row(f, out)?;
-                }
-                Ok::<(), ListingError>(())
-            })
-            .map_err(|e| e.0)?;
-        if !started {
-            header(out)?;
-        }
-        Ok(())
-    };
+    if format == QueryFormat::Json {
+        let flows = engine.records(filter, order, limit).map_err(query_err)?;
+        let v: Vec<Json> = flows.iter().map(flow_json).collect();
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut started = false;
+    engine
+        .each_record(filter, order, limit, |flows| {
+            if !started {
+                listing_head(format, out)?;
+                started = true;
+            }
+            for f in flows {
+                listing_line(format, f, out)?;
+            }
+            Ok::<(), ListingError>(())
+        })
+        .map_err(|e| e.0)?;
+    if !started {
+        listing_head(format, out)?;
+    }
+    Ok(())
+}
+
+/// A listing's header: the table's, the CSV's column names; none in NDJSON.
+fn listing_head(format: QueryFormat, out: &mut impl Write) -> std::io::Result<()> {
     match format {
-        QueryFormat::Table => each(out, &mut |o| listing_header(o), &mut |f, o| {
-            listing_row(f, o)
-        })?,
-        QueryFormat::Json => {
-            let flows = engine.records(filter, order, limit).map_err(query_err)?;
-            let v: Vec<Json> = flows.iter().map(flow_json).collect();
-            serde_json::to_writer_pretty(&mut *out, &v)?;
-            writeln!(out)?;
-        }
-        QueryFormat::Ndjson => each(out, &mut |_| Ok(()), &mut |f, o| {
-            serde_json::to_writer(&mut *o, &flow_json(f))?;
-            writeln!(o)
-        })?,
+        QueryFormat::Table => listing_header(out),
         QueryFormat::Csv => {
             let names: Vec<String> = flowhound_model::Column::ALL
                 .iter()
                 .map(|c| c.name().to_string())
                 .collect();
-            each(out, &mut |o| csv_line(o, &names), &mut |f, o| {
-                flow_csv(f, o)
-            })?
+            csv_line(out, &names)
+        }
+        QueryFormat::Ndjson | QueryFormat::Json => Ok(()),
+    }
+}
+
+/// One flow of a listing.
+fn listing_line(format: QueryFormat, f: &FlowRecord, out: &mut impl Write) -> std::io::Result<()> {
+    match format {
+        QueryFormat::Table => listing_row(f, out),
+        QueryFormat::Csv => flow_csv(f, out),
+        QueryFormat::Ndjson | QueryFormat::Json => {
+            serde_json::to_writer(&mut *out, &flow_json(f))?;
+            writeln!(out)
         }
     }
-    Ok(())
 }
 
 /// One flow as a CSV line, in the column order of the files: written
