@@ -15,12 +15,7 @@ use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArg
 pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
     // The config and its registry, read once for the collector, the query
     // and the host report.
-    let config = super::whois::load_config(config)?;
-    let enricher = config
-        .as_ref()
-        .map(super::whois::enricher_of)
-        .transpose()?
-        .flatten();
+    let (config, enricher) = super::whois::config_and_enricher(config)?;
     if let Some(e) = &enricher {
         e.ready().map_err(crate::units::user)?;
     }

@@ -16,12 +16,7 @@ use crate::args::{Format, HostArgs};
 use crate::units::{human, user};
 
 pub fn run(a: HostArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let config = super::whois::load_config(config)?;
-    let enricher = config
-        .as_ref()
-        .map(super::whois::enricher_of)
-        .transpose()?
-        .flatten();
+    let (config, enricher) = super::whois::config_and_enricher(config)?;
     report(a, enricher, config.as_ref())
 }
 

@@ -23,10 +23,20 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Option<Conf
 /// The collector reads them before it listens ([`Enricher::ready`]), so that
 /// a bad file stops it at the start, not at the first flow.
 pub fn enricher(config: Option<&std::path::Path>) -> anyhow::Result<Option<Arc<dyn Enricher>>> {
-    match load_config(config)? {
-        Some(c) => enricher_of(&c),
-        None => Ok(None),
-    }
+    Ok(config_and_enricher(config)?.1)
+}
+
+/// The registries a command asks, when it asks any.
+pub type Registries = Option<Arc<dyn Enricher>>;
+
+/// The config of `--config` and its [`enricher`], for commands that also
+/// need the site.
+pub fn config_and_enricher(
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(Option<Config>, Registries)> {
+    let config = load_config(config)?;
+    let enricher = config.as_ref().map(enricher_of).transpose()?.flatten();
+    Ok((config, enricher))
 }
 
 /// [`enricher`] of a loaded config.
