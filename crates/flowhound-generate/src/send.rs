@@ -213,8 +213,117 @@ fn bind_addr(to: SocketAddr, i: u32) -> SocketAddr {
 pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
     validate(config)?;
     let start_ms = config.start_ms.unwrap_or_else(now_ms).clamp(0, MAX_TIME_MS);
-    let mut traffic = Traffic::new(config.seed, start_ms, config.scenario)
+    let traffic = Traffic::new(config.seed, start_ms, config.scenario)
         .with_incident_share(config.incident_share);
+    let mut source = Generated {
+        traffic,
+        start_ms,
+        time_scale: config.time_scale,
+        diurnal: config.diurnal,
+    };
+    pace(config, &mut source, start_ms, stop)
+}
+
+/// Send the given flows to `config.to`, as they come, at
+/// `config.rate_flows_per_s`, until they run out, `total_flows` are sent,
+/// `duration` has passed or `stop` is set.
+///
+/// Pacing, exporters, mirrors, datagram sizes and templates are those of
+/// [`send`]; `scenario`, `seed`, `incident_share`, `start_ms`, `time_scale`
+/// and `diurnal` do not apply (the flows carry their own times). What the
+/// exporters call "now" (the export time in each header, and for v5 and v9
+/// the uptime the flow times count from) is the latest `time_end` seen so
+/// far plus one second, so that no flow ends after the datagram that carries
+/// it, even with v9/IPFIX export times in whole seconds. The exporters boot
+/// an hour before the first flow: send flows in (roughly) time order, as
+/// [`crate::Day`] yields them; a flow more than that before the first one
+/// would saturate at uptime 0 in v5/v9.
+///
+/// `sim_start_ms` in the report is the first flow's start, `sim_end_ms` the
+/// last export time.
+pub fn send_flows(
+    config: &SendConfig,
+    flows: impl IntoIterator<Item = FlowRecord>,
+    stop: &AtomicBool,
+) -> io::Result<SendReport> {
+    validate(config)?;
+    let mut flows = flows.into_iter().peekable();
+    let anchor = flows
+        .peek()
+        .map(|f| f.time_start.min(f.time_end))
+        .unwrap_or_else(now_ms)
+        .clamp(0, MAX_TIME_MS);
+    let mut source = Given {
+        flows,
+        latest_end: anchor,
+    };
+    pace(config, &mut source, anchor, stop)
+}
+
+/// Where the flows [`pace`] sends come from, and what time it is for the
+/// exporters.
+trait Source {
+    /// The share of the configured rate that is due at real time `el` since
+    /// the start, or `None` for the configured rate itself.
+    fn diurnal(&self, el: Duration) -> Option<f64>;
+    /// Fill the front of `out` for real time `el`: how many flows (fewer
+    /// only when the source has run out) and the export time, Unix ms.
+    fn fill(&mut self, el: Duration, out: &mut [FlowRecord]) -> (usize, i64);
+}
+
+/// Flows generated on the fly, on a simulated clock.
+struct Generated {
+    traffic: Traffic,
+    start_ms: i64,
+    time_scale: f64,
+    diurnal: bool,
+}
+
+impl Source for Generated {
+    fn diurnal(&self, el: Duration) -> Option<f64> {
+        self.diurnal
+            .then(|| intensity(t0_sim(self.start_ms, el, self.time_scale)))
+    }
+
+    fn fill(&mut self, el: Duration, out: &mut [FlowRecord]) -> (usize, i64) {
+        let sim = t0_sim(self.start_ms, el, self.time_scale);
+        self.traffic.fill(sim, out);
+        (out.len(), sim)
+    }
+}
+
+/// Flows someone else made; "now" follows their end times.
+struct Given<I: Iterator<Item = FlowRecord>> {
+    flows: I,
+    latest_end: i64,
+}
+
+impl<I: Iterator<Item = FlowRecord>> Source for Given<I> {
+    fn diurnal(&self, _: Duration) -> Option<f64> {
+        None
+    }
+
+    fn fill(&mut self, _: Duration, out: &mut [FlowRecord]) -> (usize, i64) {
+        let mut n = 0;
+        for slot in out.iter_mut() {
+            let Some(f) = self.flows.next() else { break };
+            self.latest_end = self.latest_end.max(f.time_end);
+            *slot = f;
+            n += 1;
+        }
+        (n, (self.latest_end + 1000).clamp(0, MAX_TIME_MS))
+    }
+}
+
+/// The pacing and encoding loop shared by [`send`] and [`send_flows`];
+/// exporters boot an hour (and 61 s per exporter) before `anchor_ms`.
+fn pace(
+    config: &SendConfig,
+    source: &mut impl Source,
+    anchor_ms: i64,
+    stop: &AtomicBool,
+) -> io::Result<SendReport> {
+    let start_ms = anchor_ms;
     let mut exporters = Vec::with_capacity(config.exporters as usize);
     for i in 0..config.exporters {
         let sock = UdpSocket::bind(bind_addr(config.to, i))?;
@@ -264,10 +373,9 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
         if config.duration.is_some_and(|d| el >= d) {
             break;
         }
-        let sim = t0_sim(start_ms, el, config.time_scale);
         // Flows due by now, and the rate at which more become due.
-        let (due_f, rate_now) = if config.diurnal {
-            let r = rate * intensity(sim);
+        let (due_f, rate_now) = if let Some(share) = source.diurnal(el) {
+            let r = rate * share;
             diurnal_due += (el - last_el).as_secs_f64() * r;
             last_el = el;
             (diurnal_due, r)
@@ -296,9 +404,12 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
             }
             continue;
         }
-        let n = pending.min(want) as usize;
+        let want_now = pending.min(want) as usize;
+        let (n, sim) = source.fill(el, &mut batch[..want_now]);
+        if n == 0 {
+            break; // the source has run out
+        }
         sim_now = sim;
-        traffic.fill(sim, &mut batch[..n]);
         produced += n as u64;
         last_send = now;
         let ex = &mut exporters[next];
@@ -338,6 +449,9 @@ pub fn send(config: &SendConfig, stop: &AtomicBool) -> io::Result<SendReport> {
             } else {
                 send_errors += 1;
             }
+        }
+        if n < want_now {
+            break; // the source has run out
         }
     }
     let elapsed = last_datagram - t0;

@@ -30,16 +30,16 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-const TCP: u8 = 6;
-const UDP: u8 = 17;
+pub(crate) const TCP: u8 = 6;
+pub(crate) const UDP: u8 = 17;
 const ICMP: u8 = 1;
 
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const PSH: u8 = 0x08;
-const ACK: u8 = 0x10;
-const FULL: u8 = FIN | SYN | PSH | ACK;
+pub(crate) const FIN: u8 = 0x01;
+pub(crate) const SYN: u8 = 0x02;
+pub(crate) const RST: u8 = 0x04;
+pub(crate) const PSH: u8 = 0x08;
+pub(crate) const ACK: u8 = 0x10;
+pub(crate) const FULL: u8 = FIN | SYN | PSH | ACK;
 
 const IF_UPLINK: u32 = 1;
 const IF_CLIENTS: u32 = 2;
@@ -52,27 +52,27 @@ pub const IDLE_TIMEOUT_MS: i64 = 15_000;
 /// The default share of connections that belong to the scenario's incident.
 pub const DEFAULT_INCIDENT_SHARE: f64 = 0.05;
 
-const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
+pub(crate) const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
     u32::from_be_bytes([a, b, c, d])
 }
 
-const NET: u32 = v4(10, 0, 0, 0);
-const MAIL: u32 = v4(10, 0, 0, 25);
-const DNS: [u32; 2] = [v4(10, 0, 0, 53), v4(10, 0, 0, 54)];
-const NTP: u32 = v4(10, 0, 0, 123);
-const WEB: u32 = v4(10, 0, 0, 80);
-const JUMP: u32 = v4(10, 0, 0, 22);
-const FILES: [u32; 4] = [
+pub(crate) const NET: u32 = v4(10, 0, 0, 0);
+pub(crate) const MAIL: u32 = v4(10, 0, 0, 25);
+pub(crate) const DNS: [u32; 2] = [v4(10, 0, 0, 53), v4(10, 0, 0, 54)];
+pub(crate) const NTP: u32 = v4(10, 0, 0, 123);
+pub(crate) const WEB: u32 = v4(10, 0, 0, 80);
+pub(crate) const JUMP: u32 = v4(10, 0, 0, 22);
+pub(crate) const FILES: [u32; 4] = [
     v4(10, 0, 1, 10),
     v4(10, 0, 1, 11),
     v4(10, 0, 1, 12),
     v4(10, 0, 1, 13),
 ];
 const UPSTREAM: u32 = v4(198, 51, 100, 1);
-const CLIENT_SUBNETS: u32 = 16;
-const CLIENT_FIRST_SUBNET: u32 = 16;
-const CLIENT_HOSTS: u32 = 240;
-const CLIENT_FIRST_HOST: u32 = 10;
+pub(crate) const CLIENT_SUBNETS: u32 = 16;
+pub(crate) const CLIENT_FIRST_SUBNET: u32 = 16;
+pub(crate) const CLIENT_HOSTS: u32 = 240;
+pub(crate) const CLIENT_FIRST_HOST: u32 = 10;
 
 /// An incident the traffic can carry besides normal activity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -288,7 +288,7 @@ pub fn intensity(ms: i64) -> f64 {
 
 /// Where an endpoint sits, which decides interfaces, masks, AS and next hop.
 #[derive(Clone, Copy, Debug)]
-enum Side {
+pub(crate) enum Side {
     Client,
     Server,
     External(usize),
@@ -296,23 +296,23 @@ enum Side {
 
 /// One connection, from which the request flow and the reply flow are made.
 #[derive(Clone, Copy, Debug)]
-struct Conn {
-    src: u32,
-    dst: u32,
-    src_side: Side,
-    dst_side: Side,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-    tos: u8,
-    fwd_pkts: u64,
-    fwd_bytes: u64,
-    fwd_flags: u8,
+pub(crate) struct Conn {
+    pub(crate) src: u32,
+    pub(crate) dst: u32,
+    pub(crate) src_side: Side,
+    pub(crate) dst_side: Side,
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+    pub(crate) proto: u8,
+    pub(crate) tos: u8,
+    pub(crate) fwd_pkts: u64,
+    pub(crate) fwd_bytes: u64,
+    pub(crate) fwd_flags: u8,
     /// No reply flow when `rev_pkts` is 0.
-    rev_pkts: u64,
-    rev_bytes: u64,
-    rev_flags: u8,
-    duration_ms: i64,
+    pub(crate) rev_pkts: u64,
+    pub(crate) rev_bytes: u64,
+    pub(crate) rev_flags: u8,
+    pub(crate) duration_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -334,7 +334,7 @@ struct Client {
 /// The same seed, start time, scenario and calls give the same flows.
 #[derive(Clone, Debug)]
 pub struct Traffic {
-    rng: Rng,
+    pub(crate) rng: Rng,
     site: Site,
     scenario: Scenario,
     incidents: Vec<Incident>,
@@ -480,19 +480,30 @@ impl Traffic {
             return f;
         }
         let conn = self.connection(now_ms);
+        let lag = self.export_lag(&conn);
+        let (fwd, rev) = self.flows_of(&conn, now_ms.saturating_sub(lag));
+        self.pending = rev;
+        fwd
+    }
+
+    /// How long after its last packet the exporter sends `conn`'s flows: at
+    /// once after FIN or RST, after the idle timeout otherwise.
+    pub(crate) fn export_lag(&mut self, conn: &Conn) -> i64 {
         let idle = conn.proto != TCP || conn.fwd_flags & (FIN | RST) == 0;
-        let lag = if idle {
+        if idle {
             IDLE_TIMEOUT_MS + self.rng.below(1000) as i64
         } else {
             self.rng.below(1000) as i64
-        };
-        let end = now_ms.saturating_sub(lag);
-        let duration = conn.duration_ms.clamp(0, ACTIVE_TIMEOUT_MS);
-        let fwd = self.record(&conn, false, end, duration);
-        if conn.rev_pkts > 0 {
-            self.pending = Some(self.record(&conn, true, end, duration));
         }
-        fwd
+    }
+
+    /// The request flow of `conn` and, when the peer answers, its reply,
+    /// both ending at `end` and lasting at most [`ACTIVE_TIMEOUT_MS`].
+    pub(crate) fn flows_of(&self, conn: &Conn, end: i64) -> (FlowRecord, Option<FlowRecord>) {
+        let duration = conn.duration_ms.clamp(0, ACTIVE_TIMEOUT_MS);
+        let fwd = self.record(conn, false, end, duration);
+        let rev = (conn.rev_pkts > 0).then(|| self.record(conn, true, end, duration));
+        (fwd, rev)
     }
 
     fn record(&self, c: &Conn, reverse: bool, end: i64, duration: i64) -> FlowRecord {
@@ -632,7 +643,7 @@ impl Traffic {
         self.clients[i.min(self.clients.len() - 1)]
     }
 
-    fn ephemeral(&mut self, linux: bool) -> u16 {
+    pub(crate) fn ephemeral(&mut self, linux: bool) -> u16 {
         if linux {
             self.rng.range(32768, 60999) as u16
         } else {
@@ -642,8 +653,13 @@ impl Traffic {
 
     /// A popular host of a prefix picked by `role`: few distinct hosts per
     /// prefix, the first ones much more often.
-    fn popular(&mut self, role: Role) -> (u32, Side) {
+    pub(crate) fn popular(&mut self, role: Role) -> (u32, Side) {
         let i = self.pick(role);
+        self.popular_in(i)
+    }
+
+    /// A popular host of prefix `i` (see `popular`).
+    pub(crate) fn popular_in(&mut self, i: usize) -> (u32, Side) {
         let p = &PREFIXES[i];
         let k = (self.rng.pareto(1.0, 1.2) as u64).min(200);
         let off = mix64((i as u64) << 32 | k) % prefix_size(p);
@@ -651,14 +667,19 @@ impl Traffic {
     }
 
     /// Any host of a prefix picked by `role`.
-    fn anyhost(&mut self, role: Role) -> (u32, Side) {
+    pub(crate) fn anyhost(&mut self, role: Role) -> (u32, Side) {
         let i = self.pick(role);
+        self.anyhost_in(i)
+    }
+
+    /// Any host of prefix `i`.
+    pub(crate) fn anyhost_in(&mut self, i: usize) -> (u32, Side) {
         let p = &PREFIXES[i];
         let off = self.rng.below(prefix_size(p));
         (p.net | off as u32, Side::External(i))
     }
 
-    fn pick(&mut self, role: Role) -> usize {
+    pub(crate) fn pick(&mut self, role: Role) -> usize {
         let picker = match role {
             Role::Web => &self.web,
             Role::Mail => &self.mail,
@@ -669,7 +690,7 @@ impl Traffic {
         picker.pick(r)
     }
 
-    fn rtt_ms(&mut self, side: Side) -> f64 {
+    pub(crate) fn rtt_ms(&mut self, side: Side) -> f64 {
         match side {
             Side::External(_) => self.rng.lognormal(40.0, 0.8),
             _ => self.rng.lognormal(0.5, 0.5),
@@ -681,7 +702,7 @@ impl Traffic {
     /// A TCP session where the client sends `req` payload bytes and the server
     /// answers `resp` payload bytes; flags, packets and duration follow.
     #[allow(clippy::too_many_arguments)]
-    fn tcp(
+    pub(crate) fn tcp(
         &mut self,
         (src, src_side): (u32, Side),
         sport: u16,
@@ -765,7 +786,7 @@ impl Traffic {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn udp(
+    pub(crate) fn udp(
         &mut self,
         (src, src_side): (u32, Side),
         sport: u16,
@@ -1194,7 +1215,7 @@ impl Traffic {
     }
 
     /// A random routable public address (for a worm's random targets).
-    fn anyhost_any(&mut self) -> (u32, Side) {
+    pub(crate) fn anyhost_any(&mut self) -> (u32, Side) {
         loop {
             let a = self.rng.next_u64() as u32;
             let o = a >> 24;
@@ -1258,11 +1279,30 @@ impl Traffic {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Role {
+pub(crate) enum Role {
     Web,
     Mail,
     Dns,
     Eyeball,
+}
+
+/// Where address `a` sits: a client subnet, the server networks, or the
+/// Internet (with the prefix of [`PREFIXES`] it falls in, if any).
+pub(crate) fn side_of(a: u32) -> Side {
+    if a >> 16 == NET >> 16 {
+        let subnet = a >> 8 & 0xff;
+        if (CLIENT_FIRST_SUBNET..CLIENT_FIRST_SUBNET + CLIENT_SUBNETS).contains(&subnet) {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    } else {
+        let i = PREFIXES
+            .iter()
+            .position(|p| a & mask(p.len) == p.net)
+            .unwrap_or(usize::MAX);
+        Side::External(i)
+    }
 }
 
 fn mask(len: u8) -> u32 {
