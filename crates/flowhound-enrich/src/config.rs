@@ -23,6 +23,7 @@ use crate::site::{Owner, QuietHours, Site, TimeZone};
 /// internal = ["10.0.0.0/8", "@internal.txt"]
 /// timezone = "Europe/Zurich"
 /// quiet_hours = "22:00-06:00"
+/// countries = ["CH"]        # the site's own; peers elsewhere are foreign
 /// [roles]
 /// mail_servers = ["10.0.0.25", "@mailservers.txt"]
 /// [inventory]
@@ -59,6 +60,7 @@ struct RawSite {
     internal: Vec<String>,
     timezone: Option<String>,
     quiet_hours: Option<String>,
+    countries: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -144,6 +146,21 @@ impl Config {
                 QuietHours::parse(q)
                     .map_err(|e| EnrichError::config(path, "site.quiet_hours", e))?,
             );
+        }
+        for (i, c) in raw.site.countries.iter().enumerate() {
+            let code = c.trim().to_ascii_uppercase();
+            match code.as_bytes() {
+                [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => {
+                    site.countries.push([*a, *b])
+                }
+                _ => {
+                    return Err(EnrichError::config(
+                        path,
+                        format!("site.countries[{i}]"),
+                        format!("{c:?} is not a two-letter country code (ISO 3166, e.g. \"CH\")"),
+                    ))
+                }
+            }
         }
         if let Some(owners) = &raw.inventory.owners {
             let file = resolve(owners);

@@ -185,6 +185,7 @@ pub struct Site {
     pub(crate) owner_list: Vec<Owner>,
     pub(crate) timezone: TimeZone,
     pub(crate) quiet_hours: Option<QuietHours>,
+    pub(crate) countries: Vec<[u8; 2]>,
 }
 
 impl Default for Site {
@@ -196,6 +197,7 @@ impl Default for Site {
             owner_list: Vec::new(),
             timezone: TimeZone::utc(),
             quiet_hours: None,
+            countries: Vec::new(),
         }
     }
 }
@@ -255,6 +257,12 @@ impl Site {
     /// The quiet hours, if configured.
     pub fn quiet_hours(&self) -> Option<QuietHours> {
         self.quiet_hours
+    }
+
+    /// The site's own countries (`[site] countries`, ISO 3166 alpha-2, upper
+    /// case): peers elsewhere are foreign. Empty when not configured.
+    pub fn countries(&self) -> &[[u8; 2]] {
+        &self.countries
     }
 
     /// Whether an instant (Unix milliseconds, UTC) falls in the quiet hours

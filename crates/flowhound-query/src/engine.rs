@@ -203,7 +203,7 @@ impl QueryEngine {
         self.enricher.as_ref().is_some_and(|e| e.has_countries())
     }
 
-    fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
+    pub(crate) fn flows(&self, filter: &Filter) -> Result<DataFrame, QueryError> {
         let df = self.rt.block_on(self.ctx.table("flows"))?;
         if let Some((src, dst)) = split_host(&filter.expr) {
             // Two scans, each with a one-column address test that the page
@@ -220,7 +220,7 @@ impl QueryEngine {
         })
     }
 
-    fn collect(&self, df: DataFrame) -> Result<Vec<RecordBatch>, QueryError> {
+    pub(crate) fn collect(&self, df: DataFrame) -> Result<Vec<RecordBatch>, QueryError> {
         Ok(self.rt.block_on(df.collect())?)
     }
 
@@ -743,7 +743,7 @@ fn decode_key(k: &Key, b: &RecordBatch, c: usize, r: usize) -> Value {
     }
 }
 
-fn addr(a: &ArrayRef, r: usize) -> Addr {
+pub(crate) fn addr(a: &ArrayRef, r: usize) -> Addr {
     let mut bytes = [0u8; 16];
     if let Some(f) = a.as_fixed_size_binary_opt() {
         if f.is_valid(r) && f.value_length() == 16 {
@@ -766,7 +766,7 @@ fn country(a: &ArrayRef, r: usize) -> [u8; 2] {
 }
 
 /// An unsigned count or key of any integer type (0 when null).
-fn uint(a: &ArrayRef, r: usize) -> u64 {
+pub(crate) fn uint(a: &ArrayRef, r: usize) -> u64 {
     if a.is_null(r) {
         return 0;
     }

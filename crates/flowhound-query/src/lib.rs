@@ -10,6 +10,7 @@
 //! It knows nothing about sockets or wire formats.
 #![deny(missing_docs)]
 
+mod batch_filter;
 mod compile;
 mod engine;
 mod error;
@@ -20,7 +21,9 @@ mod stat;
 mod summary;
 mod table;
 mod udf;
+mod window;
 
+pub use batch_filter::BatchFilter;
 pub use engine::QueryEngine;
 pub use error::QueryError;
 pub use host::{
@@ -31,3 +34,4 @@ pub use profile::{foreign_profile, Baseline, ForeignProfile, PeerCountry, RARE_P
 pub use stat::{AggRow, Aggregate, Element, Key, NetLen, Order, StatSpec, Totals, Value};
 pub use summary::{summary, ExporterSummary, Summary};
 pub use table::{Cell, Table};
+pub use window::{HostSide, WindowRow, WindowSpec, SYN_ONLY_MASK, TINY_BYTES, TINY_PACKETS};

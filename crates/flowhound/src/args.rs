@@ -53,6 +53,10 @@ pub enum Command {
     /// One machine's story: its flows over time, the ports it used and
     /// offered, its peers and their countries against the site's usual ones.
     Host(HostArgs),
+    /// Find compromised hosts in stored flows: spam bots, misbehaving mail
+    /// servers, worms, scans, blocklisted peers (the built-in rule pack,
+    /// tuned and extended in --config, plus --rules files).
+    Detect(DetectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -296,4 +300,28 @@ pub enum RegistryCommand {
     /// Fetch current copies from the [registry.update] URLs of --config,
     /// check each one, and swap them in atomically.
     Update,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DetectArgs {
+    /// Data directory.
+    #[arg(
+        short = 'w',
+        long,
+        value_name = "DIR",
+        required_unless_present = "list_rules"
+    )]
+    pub data: Option<PathBuf>,
+    /// Time window (flow time): 2026/11/26.00:00:00-2026/11/27.00:00:00 or ISO 8601 start/end.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// More rule files (TOML, `[[rule]]` tables), beside the built-in pack (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Print the rules that would run, and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+    /// Output format: a table, or a JSON array of alerts.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
 }

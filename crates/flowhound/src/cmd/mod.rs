@@ -3,6 +3,7 @@
 mod collect;
 mod compact;
 mod demo;
+mod detect;
 mod generate;
 mod host;
 mod import;
@@ -25,6 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Query(a) => query::run(a, whois::enricher(config)?),
         Command::Sql(a) => sql::run(a, whois::enricher(config)?),
         Command::Host(a) => host::run(a, config),
+        Command::Detect(a) => detect::run(a, config),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }

@@ -1,0 +1,163 @@
+//! IP blocklists as rules: flows to or from a listed network raise an
+//! alert on the site's end of the flow.
+//!
+//! Formats, one entry per line: a CIDR or address (`192.0.2.0/24`),
+//! Spamhaus DROP's `192.0.2.0/24 ; SBL123456`, DROP's JSON lines
+//! (`{"cidr":"192.0.2.0/24","sblid":"SBL123456",…}`); `#` and `;` start
+//! comments, blank lines are skipped.
+
+use std::path::Path;
+
+use flowhound_filter::{AddrSet, Direction, Expr, Filter};
+use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
+use flowhound_query::HostSide;
+
+use crate::error::DetectError;
+use crate::rule::{Conditions, Rule, Severity, Thresholds};
+
+/// The networks of one list file, as inclusive address ranges.
+pub fn parse_blocklist(text: &str, origin: &Path) -> Result<Vec<(Addr, Addr)>, DetectError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let entry = if line.starts_with('{') {
+            // DROP's JSON lines: the "cidr" member; other objects (the
+            // file's metadata line) carry none and are skipped.
+            match json_cidr(line) {
+                Some(c) => c,
+                None => continue,
+            }
+        } else {
+            line.split(['#', ';'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        if entry.is_empty() {
+            continue;
+        }
+        let range = cidr_range(&entry).ok_or_else(|| DetectError::Rule {
+            file: origin.display().to_string(),
+            line: i + 1,
+            reason: format!("{entry:?} is not an address or network (e.g. 192.0.2.0/24)"),
+        })?;
+        out.push(range);
+    }
+    Ok(out)
+}
+
+fn json_cidr(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(v.get("cidr")?.as_str()?.to_string())
+}
+
+/// `a.b.c.d/n` or `x::/n` or a bare address, as an inclusive range.
+fn cidr_range(s: &str) -> Option<(Addr, Addr)> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip, Some(len.trim().parse::<u32>().ok()?)),
+        None => (s, None),
+    };
+    let (base, len) = match ip.trim().parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let l = len.unwrap_or(32);
+            if l > 32 {
+                return None;
+            }
+            (addr_from_v4(u32::from(v4)), l + 96)
+        }
+        std::net::IpAddr::V6(v6) => {
+            let l = len.unwrap_or(128);
+            if l > 128 {
+                return None;
+            }
+            (addr_from_v6(v6.octets()), l)
+        }
+    };
+    let host_bits = 128 - len;
+    let mask: u128 = if host_bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << host_bits) - 1
+    };
+    Some((base & !mask, base | mask))
+}
+
+/// Two rules for one list: the site's hosts talking to listed networks
+/// (`NAME-to`, blamed on the source) and listed networks reaching the
+/// site's hosts with an answer expected (`NAME-from`, blamed on the
+/// destination). Any flow in an hour is enough.
+pub fn blocklist_rules(
+    name: &str,
+    networks: Vec<(Addr, Addr)>,
+    severity: Severity,
+    origin: &str,
+) -> Vec<Rule> {
+    let set = AddrSet::from_ranges(networks);
+    let n = set.ranges().len();
+    let make = |suffix: &str, dir: Direction, key: HostSide, what: &str| Rule {
+        name: format!("{name}-{suffix}"),
+        description: format!("{what} a network on the blocklist {name} ({n} networks)"),
+        category: "blocklist".into(),
+        severity,
+        references: Vec::new(),
+        filter_text: format!(
+            "{} ip in [ {n} networks of {name} ]",
+            if dir == Direction::Dst { "dst" } else { "src" }
+        ),
+        filter: Filter {
+            expr: Expr::Addr {
+                dir,
+                set: set.clone(),
+            },
+        },
+        key,
+        window_ms: 3_600_000,
+        sliding: false,
+        threshold: Thresholds {
+            flows: 1,
+            ..Thresholds::default()
+        },
+        when: Conditions {
+            internal: Some(true),
+            ..Conditions::default()
+        },
+        also: None,
+        origin: origin.to_string(),
+    };
+    vec![
+        make("to", Direction::Dst, HostSide::Src, "Flows to"),
+        make("from", Direction::Src, HostSide::Dst, "Flows from"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_formats() {
+        let text = "; Spamhaus DROP List 2026/12/05\n\
+                    1.10.16.0/20 ; SBL256894\n\
+                    # a comment\n\n\
+                    192.0.2.7\n\
+                    2001:db8::/32 ; SBL1\n\
+                    {\"cidr\":\"203.0.113.0/24\",\"sblid\":\"SBL2\",\"rir\":\"apnic\"}\n\
+                    {\"type\":\"metadata\",\"timestamp\":1}\n";
+        let r = parse_blocklist(text, Path::new("drop.txt")).expect("parses");
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0], (addr_from_v4(0x010a_1000), addr_from_v4(0x010a_1fff)));
+        assert_eq!(r[1], (addr_from_v4(0xc000_0207), addr_from_v4(0xc000_0207)));
+        assert_eq!(r[3], (addr_from_v4(0xcb00_7100), addr_from_v4(0xcb00_71ff)));
+    }
+
+    #[test]
+    fn bad_entry_names_file_and_line() {
+        let e = parse_blocklist("10.0.0.0/8\n10.0.0.0/33 ; SBL1\n", Path::new("drop.txt"))
+            .expect_err("bad prefix");
+        assert_eq!(
+            e.to_string(),
+            "drop.txt:2: \"10.0.0.0/33\" is not an address or network (e.g. 192.0.2.0/24)"
+        );
+    }
+}
