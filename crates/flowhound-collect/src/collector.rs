@@ -70,6 +70,11 @@ pub struct CollectConfig {
     pub compact: Option<CompactOptions>,
     /// How often retention and compaction run.
     pub maintenance_interval: Duration,
+    /// A copy of every decoded batch, as it is decoded (at least every
+    /// 200 ms), for live detection. Sent with `try_send`: a full channel
+    /// drops the copy (counted in `flowhound_tap_dropped_batches_total`),
+    /// never the flows nor the collector's pace.
+    pub tap: Option<Sender<RecordBatch>>,
 }
 
 impl CollectConfig {
@@ -88,6 +93,7 @@ impl CollectConfig {
             enricher: None,
             compact: Some(CompactOptions::default()),
             maintenance_interval: Duration::from_secs(60),
+            tap: None,
         }
     }
 }
@@ -807,6 +813,13 @@ impl Pipeline {
         }
         if !self.ingest.batch.is_empty() {
             let rb = self.ingest.batch.take();
+            if let Some(tap) = &self.config.tap {
+                // A clone shares the column buffers: cheap, and the tap's
+                // reader never holds the collector up.
+                if tap.try_send(rb.clone()).is_err() {
+                    self.metrics.tap_dropped();
+                }
+            }
             ep.rows += rb.num_rows();
             ep.batches.push(rb);
         }

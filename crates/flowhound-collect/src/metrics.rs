@@ -34,6 +34,8 @@ pub struct Metrics {
     merges: AtomicU64,
     maintenance_errors: AtomicU64,
     expired_files: AtomicU64,
+    tap_dropped: AtomicU64,
+    extra: Mutex<Vec<Arc<dyn Fn() -> String + Send + Sync>>>,
     decode_errors: Mutex<BTreeMap<&'static str, u64>>,
     exporters: Mutex<BTreeMap<String, ExporterStats>>,
     socket_drops: Mutex<BTreeMap<String, u64>>,
@@ -77,6 +79,9 @@ impl Metrics {
     }
     pub(crate) fn expired(&self, files: u64) {
         self.expired_files.fetch_add(files, Relaxed);
+    }
+    pub(crate) fn tap_dropped(&self) {
+        self.tap_dropped.fetch_add(1, Relaxed);
     }
     pub(crate) fn spilled(&self) {
         self.spilled.fetch_add(1, Relaxed);
@@ -122,6 +127,18 @@ impl Metrics {
             .lock()
             .map(|m| m.clone())
             .unwrap_or_default()
+    }
+    /// Decoded batches the tap (`CollectConfig::tap`) dropped because its
+    /// reader was behind.
+    pub fn tap_dropped_batches(&self) -> u64 {
+        self.tap_dropped.load(Relaxed)
+    }
+    /// Add counters of another part (live detection, say) to `/metrics`:
+    /// `render` is called on every request and returns Prometheus text.
+    pub fn add_source(&self, render: Arc<dyn Fn() -> String + Send + Sync>) {
+        if let Ok(mut m) = self.extra.lock() {
+            m.push(render);
+        }
     }
     /// Datagrams the kernel dropped on our sockets (receive buffer full).
     pub fn socket_drops(&self) -> u64 {
@@ -216,6 +233,11 @@ impl Metrics {
             self.maintenance_errors.load(Relaxed),
         );
         counter(
+            "flowhound_tap_dropped_batches_total",
+            "Decoded batches the live-detection tap dropped because its reader was behind.",
+            self.tap_dropped.load(Relaxed),
+        );
+        counter(
             "flowhound_spilled_jobs_total",
             "Flushes left in the WAL because the Parquet writer was behind.",
             self.spilled.load(Relaxed),
@@ -274,6 +296,10 @@ impl Metrics {
                     let _ = writeln!(out, "{name}{{exporter=\"{exporter}\"}} {}", get(s));
                 }
             }
+        }
+        let extra: Vec<_> = self.extra.lock().map(|m| m.clone()).unwrap_or_default();
+        for render in extra {
+            out.push_str(&render());
         }
         out
     }

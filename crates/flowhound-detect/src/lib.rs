@@ -18,17 +18,22 @@
 #![deny(missing_docs)]
 
 mod alert;
+mod alert_db;
 mod blocklist;
 mod config;
 mod error;
 mod history;
+mod live;
 pub mod rule;
+pub mod sink;
 
 pub use alert::{iso_time, nfdump_window, Alert, CountryFlows, PortFlows};
+pub use alert_db::{AlertDb, AlertDbError, Recorded, StoredAlert};
 pub use blocklist::{blocklist_rules, parse_blocklist};
 pub use config::RuleSet;
 pub use error::DetectError;
 pub use history::{detect, Context, Detection, TOP};
+pub use live::{LiveDetector, LiveStats, LATENESS_MS};
 pub use rule::{
     parse_rules, Also, BaselineCondition, Conditions, Rule, Severity, Thresholds, BUILTIN_RULES,
 };

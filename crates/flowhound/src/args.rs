@@ -57,6 +57,10 @@ pub enum Command {
     /// servers, worms, scans, blocklisted peers (the built-in rule pack,
     /// tuned and extended in --config, plus --rules files).
     Detect(DetectArgs),
+    /// Collect, with the rules evaluated live on what arrives: alerts are
+    /// stored (DATA/alerts.sqlite) and sent to the sinks of --config's
+    /// [serve] table (JSON lines, syslog, webhook, command).
+    Serve,
 }
 
 #[derive(clap::Args, Debug)]

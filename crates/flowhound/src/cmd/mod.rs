@@ -8,6 +8,7 @@ mod generate;
 mod host;
 mod import;
 mod query;
+mod serve;
 mod sql;
 mod summary;
 mod whois;
@@ -27,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Sql(a) => sql::run(a, whois::enricher(config)?),
         Command::Host(a) => host::run(a, config),
         Command::Detect(a) => detect::run(a, config),
+        Command::Serve => serve::run(config),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }
