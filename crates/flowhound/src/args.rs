@@ -156,7 +156,11 @@ pub struct GenerateArgs {
     /// Flows per second.
     #[arg(long, value_name = "FLOWS_PER_S", default_value_t = 10_000)]
     pub rate: u64,
-    /// Incident to mix in: normal, spambot, worm, scan.
+    /// Incident to mix in: normal, spambot, worm, scan, mailrelay, all; or
+    /// `day`: a whole day (of --start, default yesterday) with every seeded
+    /// incident (spam bot, relaying mail server, Sasser, Blaster, Slammer,
+    /// Conficker, a mass mailer, scans, brute force) and benign look-alikes,
+    /// sent as fast as --rate; the report lists what it seeded.
     #[arg(long, value_name = "NAME", default_value = "normal")]
     pub scenario: String,
     /// Stop after this many flows.
@@ -188,9 +192,9 @@ pub struct DemoArgs {
     /// Keep the demo's data here (default: a temporary directory).
     #[arg(short = 'w', long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// How many flows to send.
-    #[arg(long, value_name = "N", default_value_t = 200_000)]
-    pub flows: u64,
+    /// Send only the day's first N flows (default: all of it, about 500 000).
+    #[arg(long, value_name = "N")]
+    pub flows: Option<u64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

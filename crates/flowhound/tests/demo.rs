@@ -1,5 +1,6 @@
-//! `flowhound demo`, the README's first command, end to end: collector on
-//! loopback, three exporters, then the summary, the SMTP senders and the
+//! `flowhound demo`, the README's first command, end to end: yesterday with
+//! its seeded incidents through a collector on loopback from three
+//! exporters, then the summary, the SMTP senders, the detections and the
 //! spam bot's story.
 
 mod common;
@@ -12,11 +13,7 @@ use common::*;
 fn the_demo_finds_the_spam_bot() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("demo");
-    let out = run_ok(
-        Command::new(bin())
-            .args(["demo", "--flows", "30000", "--data"])
-            .arg(&data),
-    );
+    let out = run_ok(Command::new(bin()).args(["demo", "--data"]).arg(&data));
     let text = String::from_utf8_lossy(&out.stdout);
     // Every flow sent is stored.
     let stored = text
@@ -38,16 +35,37 @@ fn the_demo_finds_the_spam_bot() {
         .find(|l| l.starts_with("Host "))
         .unwrap_or_else(|| panic!("no host report in:\n{text}"));
     let addr = host_line.split_whitespace().nth(1).expect("address");
-    // The one the generator made a spam bot (the demo's first exporter,
-    // seed 42), not just the top sender.
-    let bot = flowhound_generate::Traffic::new(42, 0, flowhound_generate::Scenario::SpamBot)
-        .incidents()[0]
+    // The one the generator made a spam bot, not just the top sender.
+    // The demo plays yesterday (UTC).
+    let day_ms = 86_400_000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let yesterday = (now_ms - day_ms) - (now_ms - day_ms).rem_euclid(day_ms);
+    let day = flowhound_generate::Day::new(&flowhound_generate::DayPlan::new(yesterday));
+    let bot = day
+        .seeded()
+        .iter()
+        .find(|s| {
+            s.what == flowhound_generate::Seed::Incident(flowhound_generate::IncidentKind::SpamBot)
+        })
+        .expect("the day has a spam bot")
         .host
         .to_string();
     assert_eq!(addr, bot, "{text}");
     assert!(
         text.contains(&format!("{addr} is not the site's mail server")),
         "{text}"
+    );
+    // Every seeded incident found, no look-alike flagged.
+    let story = text
+        .lines()
+        .find(|l| l.starts_with("The generator seeded"))
+        .unwrap_or_else(|| panic!("no detection story in:\n{text}"));
+    assert!(
+        story.contains("found 11 of the incidents and flagged 0 of the look-alikes"),
+        "{story}"
     );
     // The store the demo kept answers the same question the same way.
     let top = query_json(

@@ -1,24 +1,58 @@
 //! `flowhound demo`: the whole story on synthetic traffic. A collector on
-//! loopback, three exporters (v5, v9, IPFIX) sending a day of a site's
-//! traffic with a spam bot in it, then what was stored.
+//! loopback, three exporters (v5, v9, IPFIX) sending yesterday as a site
+//! saw it, with incidents and busy but honest look-alikes seeded in; then
+//! what was stored, who sends mail, what the rule pack finds, and the spam
+//! bot's story.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use flowhound_collect::{start, CollectConfig};
-use flowhound_generate::{send, Proto, Scenario, SendConfig};
-use flowhound_query::{Aggregate, Key, Order};
+use flowhound_detect::{Context, RuleSet};
+use flowhound_enrich::Config;
+use flowhound_generate::{send_flows, Day, DayPlan, Proto, Seed, SendConfig};
+use flowhound_model::Enricher;
 
 use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArgs};
 
-pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> {
-    // The config and its registry, read once for the collector, the query
-    // and the host report.
-    let (config, enricher) = super::whois::config_and_enricher(config)?;
-    if let Some(e) = &enricher {
-        e.ready().map_err(crate::units::user)?;
+/// The registry files of `../shared/registry`, beside the working
+/// directory or beside the source tree, when they are there.
+fn shared_registry() -> Option<PathBuf> {
+    let here = PathBuf::from("../shared/registry");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/registry");
+    [here, source]
+        .into_iter()
+        .find(|d| d.join("geo-whois-asn-country.mmdb").exists())
+        .and_then(|d| std::fs::canonicalize(d).ok())
+}
+
+/// The synthetic site's config: its network, roles, quiet hours and
+/// country, and the registry when one is at hand.
+fn demo_config(day: &Day, dir: &Path, registry: Option<&Path>) -> anyhow::Result<Config> {
+    let mut text = String::from(
+        "# The demo's site: written by flowhound demo.\n[site]\ninternal = [\"10.0.0.0/16\"]\n\
+         timezone = \"UTC\"\nquiet_hours = \"22:00-06:00\"\ncountries = [\"US\"]\n[roles]\n",
+    );
+    for (role, hosts) in day.site_roles() {
+        let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+        text.push_str(&format!("{role} = [{}]\n", list.join(", ")));
     }
+    if let Some(r) = registry {
+        text.push_str(&format!(
+            "[registry]\ncountry = \"{}\"\nasn = [\"{}\", \"{}\"]\n",
+            r.join("geo-whois-asn-country.mmdb").display(),
+            r.join("asn-ipv4.csv").display(),
+            r.join("asn-ipv6.csv").display()
+        ));
+    }
+    let path = dir.join("demo-site.toml");
+    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    Config::load(&path).map_err(|e| anyhow::anyhow!("the demo's config: {e}"))
+}
+
+pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
     let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
         Some(d) => (d, None),
         None => {
@@ -28,10 +62,37 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
             (t.path().to_path_buf(), Some(t))
         }
     };
+    std::fs::create_dir_all(&data)?;
+    let plan = DayPlan::new(super::generate::day_start(None));
+    let day = Day::new(&plan);
+    // The user's config, or the demo site's own.
+    let (config, enricher): (Config, Option<Arc<dyn Enricher>>) = match config {
+        Some(p) => {
+            let (c, e) = super::whois::config_and_enricher(Some(p))?;
+            (c.context("no config")?, e)
+        }
+        None => {
+            let registry = shared_registry();
+            let c = demo_config(&day, &data, registry.as_deref())?;
+            let e = super::whois::enricher_of(&c)?;
+            (c, e)
+        }
+    };
+    if let Some(e) = &enricher {
+        e.ready().map_err(crate::units::user)?;
+    }
     println!(
-        "flowhound demo: a collector on loopback, three exporters, one day of a site's traffic."
+        "flowhound demo: a collector on loopback, three exporters, yesterday as a site saw it."
     );
-    println!("data directory: {}\n", data.display());
+    println!("data directory: {}", data.display());
+    match &enricher {
+        Some(_) => println!("registry: {}", config.registry.country.first().map_or("AS only".into(), |p| p.display().to_string())),
+        None => println!(
+            "registry: none found (../shared/registry): countries, AS names and the foreign-destination \
+             checks are skipped"
+        ),
+    }
+    println!();
 
     let mut collect = CollectConfig::new(vec!["127.0.0.1:0".parse()?], data.clone());
     collect.file_interval = Duration::from_secs(5);
@@ -40,30 +101,20 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
     let to = running.listen[0];
     println!("collector listening on udp {to}");
 
-    // A day of flow time, yesterday, played fast.
-    let day_ms = 86_400_000i64;
-    let now = chrono::Utc::now().timestamp_millis();
-    let yesterday = now - now.rem_euclid(day_ms) - day_ms;
-    let per = (a.flows / 3).max(1);
+    let limit = a.flows.map_or(usize::MAX, |n| n as usize);
     let mut handles = Vec::new();
-    for (i, (proto, scenario)) in [
-        (Proto::V9, Scenario::SpamBot),
-        (Proto::Ipfix, Scenario::Normal),
-        (Proto::V5, Scenario::Normal),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (i, proto) in [Proto::V9, Proto::Ipfix, Proto::V5].into_iter().enumerate() {
         let mut c = SendConfig::new(to, proto);
-        c.scenario = scenario;
-        c.seed = 42 + i as u64;
-        c.total_flows = Some(per);
-        c.rate_flows_per_s = 100_000;
-        c.start_ms = Some(yesterday);
-        // The whole day within the sending time.
-        c.time_scale = 86_400.0 / (per as f64 / c.rate_flows_per_s as f64).max(0.001);
-        c.exporters = 1;
-        handles.push(std::thread::spawn(move || (proto, send(&c, &NEVER))));
+        c.rate_flows_per_s = 60_000;
+        let flows = day
+            .clone()
+            .take(limit)
+            .enumerate()
+            .filter(move |(n, _)| n % 3 == i)
+            .map(|(_, f)| f);
+        handles.push(std::thread::spawn(move || {
+            (proto, send_flows(&c, flows, &NEVER))
+        }));
     }
     let mut sent = 0;
     for h in handles {
@@ -87,8 +138,7 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
         metrics.flows_written(),
         sent
     );
-    // What the collector does once an hour has settled, done now: the
-    // replayed day's hours are each merged into one file.
+    // What the collector does once an hour has settled, done now.
     let merged = super::compact::now(&data, Duration::ZERO)?;
     if merged.files_in > 0 {
         println!(
@@ -122,32 +172,71 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
         },
         enricher.clone(),
     )?;
-    let engine = super::query::open(&data, None, enricher.clone())?;
-    let filter = flowhound_filter::parse("proto tcp and dst port 25 and not ip 10.0.0.25")
-        .map_err(|e| anyhow::anyhow!("the demo's filter: {e}"))?;
-    let top = engine
-        .aggregate(
-            &filter,
-            &Aggregate {
-                keys: vec![Key::SrcIp],
-                distinct: vec![Key::DstIp],
-                order: Some(Order::Flows),
-                limit: Some(1),
-            },
-        )
-        .map_err(super::query::query_err)?;
-    // A host that is not the mail server and sends SMTP to this many
-    // servers is no mail client.
-    const SPAM_DESTINATIONS: u64 = 50;
-    let suspect = top
-        .first()
-        .filter(|r| r.distinct.first().copied().unwrap_or(0) >= SPAM_DESTINATIONS);
-    if let Some(r) = suspect {
-        let bot = r.keys[0].to_string();
-        let servers = r.distinct.first().copied().unwrap_or(0);
+
+    let config_path = config.path.display().to_string();
+    println!("\nWhat is compromised? flowhound --config {config_path} detect --data {data_arg}\n");
+    let set = RuleSet::load(Some(&config.path), &[]).map_err(super::detect::detect_err)?;
+    let ctx = Context {
+        site: config.site.clone(),
+        enricher: enricher.clone(),
+    };
+    let found = super::detect::detect_with(&data, None, &set, &ctx)?;
+    for (rule, why) in &found.skipped {
+        println!("(rule {rule} did not run: {why})");
+    }
+    let mut out = std::io::stdout().lock();
+    super::detect::table(&found, &data_arg, &mut out)?;
+    drop(out);
+    let incidents: Vec<_> = day
+        .seeded()
+        .iter()
+        .filter(|s| matches!(s.what, Seed::Incident(_)))
+        .collect();
+    let hit = incidents
+        .iter()
+        .filter(|s| {
+            found.alerts.iter().any(|a| {
+                a.host == std::net::IpAddr::V4(s.host)
+                    && a.window_start_ms < s.end_ms
+                    && a.window_end_ms > s.start_ms
+            })
+        })
+        .count();
+    // A look-alike is flagged by an alert on it in its own hours that no
+    // incident explains (the busy mail server is also the compromised one
+    // at night).
+    let lookalikes: Vec<_> = day
+        .seeded()
+        .iter()
+        .filter(|s| matches!(s.what, Seed::Lookalike(_)))
+        .collect();
+    let overlaps = |a: &flowhound_detect::Alert, s: &flowhound_generate::Seeded| {
+        a.host == std::net::IpAddr::V4(s.host)
+            && a.window_start_ms < s.end_ms
+            && a.window_end_ms > s.start_ms
+    };
+    let cried_wolf = lookalikes
+        .iter()
+        .filter(|l| {
+            found
+                .alerts
+                .iter()
+                .any(|a| overlaps(a, l) && !incidents.iter().any(|i| overlaps(a, i)))
+        })
+        .count();
+    println!(
+        "\nThe generator seeded {} incidents and {} busy but honest look-alikes \
+         (a web proxy, a file server, a backup job, the site's vulnerability scanner, …); \
+         the rule pack found {hit} of the incidents and flagged {cried_wolf} of the look-alikes.",
+        incidents.len(),
+        lookalikes.len()
+    );
+
+    if let Some(bot) = found.alerts.iter().find(|a| a.rule == "spam-bot") {
+        let bot = bot.host.to_string();
         println!(
-            "\n{bot} is not the site's mail server (10.0.0.25), yet it sent SMTP to {servers} \
-             servers: a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
+            "\n{bot} is not the site's mail server, yet it sent SMTP to thousands of servers: \
+             a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
         );
         super::host::report(
             HostArgs {
@@ -160,11 +249,11 @@ pub fn run(a: DemoArgs, config: Option<&std::path::Path>) -> anyhow::Result<()> 
                 output: Format::Table,
             },
             enricher,
-            config.as_ref(),
+            Some(&config),
         )?;
-    } else {
-        println!("\nNo host but the mail server sends SMTP to many servers.");
     }
+    println!("\nNext: flowhound --config {config_path} detect --data {data_arg} -o json");
+    println!("      flowhound query --data {data_arg} -s dstport/flows 'src ip 10.0.0.25'");
     if keep.is_some() {
         println!(
             "(run with --data DIR to keep the flows; this temporary directory is removed now)"

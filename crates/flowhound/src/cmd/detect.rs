@@ -42,8 +42,18 @@ pub fn run_detection(
         site: config.map(|c| c.site).unwrap_or_default(),
         enricher,
     };
+    detect_with(data, window, set, &ctx)
+}
+
+/// [`run_detection`] with the site and registries already loaded.
+pub fn detect_with(
+    data: &Path,
+    window: Option<TimeWindow>,
+    set: &RuleSet,
+    ctx: &Context,
+) -> anyhow::Result<Detection> {
     let window = window.unwrap_or(TimeWindow::new(0, i64::MAX));
-    detect(&LocalStore::new(data), window, &set.rules, &ctx).map_err(detect_err)
+    detect(&LocalStore::new(data), window, &set.rules, ctx).map_err(detect_err)
 }
 
 pub fn run(a: DetectArgs, config: Option<&Path>) -> anyhow::Result<()> {
@@ -113,7 +123,7 @@ fn list(set: &RuleSet, format: Format, out: &mut impl Write) -> anyhow::Result<(
     Ok(())
 }
 
-fn table(found: &Detection, data: &str, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn table(found: &Detection, data: &str, out: &mut impl Write) -> anyhow::Result<()> {
     if found.alerts.is_empty() {
         writeln!(
             out,
