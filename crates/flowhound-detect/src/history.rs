@@ -17,7 +17,6 @@ use crate::alert::{nfdump_window, Alert, CountryFlows, PortFlows};
 use crate::error::DetectError;
 use crate::rule::Rule;
 
-const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 /// Rows of the top ports and countries of an alert.
 pub const TOP: usize = 5;
@@ -106,6 +105,8 @@ pub(crate) struct Incident {
     pub(crate) start_ms: i64,
     pub(crate) end_ms: i64,
     pub(crate) peak_flows: u64,
+    /// Where the busiest window starts.
+    pub(crate) peak_start_ms: i64,
 }
 
 pub(crate) fn host_filter(rule_filter: &Expr, side: HostSide, hosts: AddrSet) -> Filter {
@@ -223,13 +224,17 @@ fn incidents(
         match out.last_mut() {
             Some(i) if i.host == r.host && r.start_ms <= i.end_ms => {
                 i.end_ms = i.end_ms.max(end);
-                i.peak_flows = i.peak_flows.max(r.flows);
+                if r.flows > i.peak_flows {
+                    i.peak_flows = r.flows;
+                    i.peak_start_ms = r.start_ms;
+                }
             }
             _ => out.push(Incident {
                 host: r.host,
                 start_ms: r.start_ms,
                 end_ms: end,
                 peak_flows: r.flows,
+                peak_start_ms: r.start_ms,
             }),
         }
     }
@@ -263,8 +268,9 @@ fn run_rule(
 }
 
 /// Whether the incident's busiest window is `factor` times the host's
-/// median for that hour of the day over `days` days. `false` while the
-/// store holds less history than that.
+/// median for the same window of the day over the `days` days before.
+/// `false` while the store holds less history than that. (A rule's window
+/// divides a day, so those windows are windows of the same grid.)
 pub(crate) fn above_baseline(
     store: &dyn FlowStore,
     rule: &Rule,
@@ -273,10 +279,10 @@ pub(crate) fn above_baseline(
     factor: f64,
     days: u32,
 ) -> Result<bool, DetectError> {
-    let hour = inc.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    let from = hour - i64::from(days) * DAY_MS;
+    let peak = inc.peak_start_ms;
+    let from = peak - i64::from(days) * DAY_MS;
     if store
-        .files(Some(TimeWindow::new(from, from + DAY_MS)))
+        .files(Some(TimeWindow::new(from, from + rule.window_ms)))
         .map_err(flowhound_query::QueryError::from)?
         .is_empty()
     {
@@ -284,22 +290,25 @@ pub(crate) fn above_baseline(
     }
     let engine = QueryEngine::open(
         store,
-        Some(TimeWindow::new(from, hour)),
+        Some(TimeWindow::new(from, peak)),
         ctx.enricher.clone(),
     )?;
     let filter = host_filter(&rule.filter.expr, rule.key, single(inc.host));
-    let per_hour: BTreeMap<i64, u64> = engine
-        .windows(&filter, &WindowSpec::new(rule.key, HOUR_MS))?
+    let mut spec = WindowSpec::new(rule.key, rule.window_ms);
+    // The grid through `peak`, from before the first flow (the engine's
+    // window start truncates toward zero).
+    spec.offset_ms = peak.rem_euclid(rule.window_ms);
+    let per_window: BTreeMap<i64, u64> = engine
+        .windows(&filter, &spec)?
         .into_iter()
         .map(|r| (r.start_ms, r.flows))
         .collect();
-    let mut same_hour: Vec<u64> = (1..=i64::from(days))
-        .map(|d| per_hour.get(&(hour - d * DAY_MS)).copied().unwrap_or(0))
+    let mut same_window: Vec<u64> = (1..=i64::from(days))
+        .map(|d| per_window.get(&(peak - d * DAY_MS)).copied().unwrap_or(0))
         .collect();
-    same_hour.sort_unstable();
-    let median = same_hour[same_hour.len() / 2] as f64;
-    let peak_per_hour = inc.peak_flows as f64 * HOUR_MS as f64 / rule.window_ms as f64;
-    Ok(peak_per_hour >= factor * median.max(1.0))
+    same_window.sort_unstable();
+    let median = same_window[same_window.len() / 2] as f64;
+    Ok(inc.peak_flows as f64 >= factor * median.max(1.0))
 }
 
 fn country_text(c: [u8; 2]) -> String {

@@ -835,6 +835,7 @@ fn judge(
                     start_ms: start,
                     end_ms: start + rule.window_ms,
                     peak_flows: acc.flows,
+                    peak_start_ms: start,
                 };
                 let above = match above_baseline(store, rule, ctx, &inc, b.factor, b.days) {
                     Ok(v) => v,

@@ -420,6 +420,12 @@ impl RawRule {
                     b.days
                 ))
             }
+            Some(_) if 86_400_000 % window_ms != 0 => {
+                return Err(format!(
+                    "rule {name:?}: when.baseline compares a window with the same window of \
+                     earlier days, so the window must divide a day (1h, 20m, 30m, …)"
+                ))
+            }
             Some(b) => Some(BaselineCondition {
                 factor: b.factor,
                 days: b.days,

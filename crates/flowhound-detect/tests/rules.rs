@@ -98,6 +98,7 @@ fn a_bad_rule_names_file_line_and_reason() {
         ("[[rule]]\nname = \"x\"\nfilter = \"any\"\nwindow = \"1h\"\nthreshold = { flows = 1, syn_only_share = 1.5 }\n", "local.toml:1:", "between 0 and 1"),
         ("[[rule]]\nname = \"x\"\nwindow = \"1h\"\nthreshold = { flows = 1 }\n", "local.toml:1:", "needs a filter"),
         ("[[rule]]\nname = \"x\"\nfilter = \"any\"\nwindow = \"1h\"\nthreshold = { flows = 1 }\n[[rule]]\nname = \"x\"\nfilter = \"any\"\nwindow = \"1h\"\nthreshold = { flows = 1 }\n", "local.toml:6:", "a second rule named"),
+        ("[[rule]]\nname = \"x\"\nfilter = \"any\"\nwindow = \"7m\"\nthreshold = { flows = 1 }\nwhen = { baseline = { factor = 5.0, days = 7 } }\n", "local.toml:1:", "the window must divide a day"),
         ("[[rule]\nname = \"x\"\n", "local.toml:1:", ""),
     ];
     for (text, at, why) in cases {
