@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod schedule;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +73,12 @@ pub enum ServeError {
     /// The collector cannot run.
     #[error(transparent)]
     Collect(#[from] CollectError),
+    /// A file serve keeps cannot be read or written.
+    #[error("{0}: {1}")]
+    Io(String, String),
+    /// A scheduled job failed.
+    #[error("{0}")]
+    Job(String),
     /// A bug: a thread died.
     #[error("internal error: {0}")]
     Internal(String),
