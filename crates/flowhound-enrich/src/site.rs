@@ -236,6 +236,16 @@ impl Site {
             .any(|(name, set)| name == role && set.contains(a))
     }
 
+    /// The addresses of one role, as inclusive ranges in address order;
+    /// empty for a role not configured.
+    pub fn role_ranges(&self, role: &str) -> Vec<(Addr, Addr)> {
+        self.roles
+            .iter()
+            .filter(|(name, _)| name == role)
+            .flat_map(|(_, set)| set.ranges())
+            .collect()
+    }
+
     /// The configured role names, in order.
     pub fn role_names(&self) -> impl Iterator<Item = &str> + '_ {
         self.roles.iter().map(|(name, _)| name.as_str())

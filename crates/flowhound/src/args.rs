@@ -61,6 +61,15 @@ pub enum Command {
     /// stored (DATA/alerts.sqlite) and sent to the sinks of --config's
     /// [serve] table (JSON lines, syslog, webhook, command).
     Serve,
+    /// The abuse desk: alerts become cases linked to the owner from the
+    /// inventory; owners get notices over SMTP; a problem that persists
+    /// escalates to a suspension recommendation (DATA/cases.sqlite).
+    #[command(subcommand)]
+    Cases(CasesCommand),
+    /// Reports over a day of stored flows: HTML with charts for people,
+    /// JSON and CSV for machines.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -332,4 +341,99 @@ pub struct DetectArgs {
     /// Output format: a table, or a JSON array of alerts.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CasesCommand {
+    /// Run the detections over the window, open and update cases, and send
+    /// the notices that are due (escalation runs on flow time).
+    Update(CasesUpdateArgs),
+    /// The cases, newest activity first.
+    List(CasesListArgs),
+    /// One case: its host, owner, evidence and every transition.
+    Show(CaseShowArgs),
+    /// Close a case by hand, with the reason on record.
+    Close(CaseCloseArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CasesUpdateArgs {
+    /// Data directory (flows; the cases live in DATA/cases.sqlite).
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Time window (flow time) to run the detections over; all stored flows without it.
+    #[arg(short = 't', long = "window", value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// More rule files (TOML, `[[rule]]` tables), beside the built-in pack (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Write the notices as .eml files into DIR instead of sending them.
+    #[arg(long, value_name = "DIR")]
+    pub dry_run: Option<PathBuf>,
+    /// Output format: a table, or JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CasesListArgs {
+    /// Data directory (the cases live in DATA/cases.sqlite).
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Only cases in this state: open, notified, suspension-recommended, resolved, closed.
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Output format: a table, or a JSON array of cases.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CaseShowArgs {
+    /// Data directory (the cases live in DATA/cases.sqlite).
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The case reference, as `cases list` shows it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Output format: text, or the case as JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CaseCloseArgs {
+    /// Data directory (the cases live in DATA/cases.sqlite).
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The case reference, as `cases list` shows it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why it is closed (kept in the case's history).
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+    /// Output format: text, or the closed case as JSON.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The daily SMTP report: flows per hour, top senders (registered or
+    /// not), mail servers busy in quiet hours, destination countries, the
+    /// day's detections and the open cases.
+    Smtp(ReportSmtpArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportSmtpArgs {
+    /// Data directory.
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The day, YYYY-MM-DD, in the site's time zone (UTC unless configured).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub day: String,
+    /// Where report.html, report.json and the CSV files go (created).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod cases;
 mod collect;
 mod compact;
 mod demo;
@@ -8,6 +9,7 @@ mod generate;
 mod host;
 mod import;
 mod query;
+mod report;
 mod serve;
 mod sql;
 mod summary;
@@ -29,6 +31,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Host(a) => host::run(a, config),
         Command::Detect(a) => detect::run(a, config),
         Command::Serve => serve::run(config),
+        Command::Cases(c) => cases::run(c, config),
+        Command::Report(c) => report::run(c, config),
         Command::Whois(a) => whois::run(a, args.config.as_deref()),
         Command::Registry(RegistryCommand::Update) => whois::update(args.config.as_deref()),
     }
