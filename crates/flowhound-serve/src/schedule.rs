@@ -247,6 +247,42 @@ impl ScheduleState {
     }
 }
 
+/// Run every schedule due at `now_ms` (wall-clock time) with `run`, for
+/// the day before the site's today, and record it in `state`. A job that
+/// fails is logged and recorded as run all the same: it is not retried
+/// every half minute (the log says how to run it by hand). Returns how
+/// many jobs ran.
+pub fn run_due(
+    schedules: &[Schedule],
+    state: &mut ScheduleState,
+    tz: &TimeZone,
+    now_ms: i64,
+    mut run: impl FnMut(&Schedule, NaiveDate) -> Result<String, ServeError>,
+) -> usize {
+    let mut ran = 0;
+    for s in schedules {
+        let Some(day) = s.due(tz, now_ms, state.last(s)) else {
+            continue;
+        };
+        if let Some(last) = state.last(s) {
+            if let Some(gap) = day.signed_duration_since(last).num_days().checked_sub(1) {
+                if gap > 0 {
+                    tracing::warn!(job = %s.key(), missed = gap,
+                        "serve was down: {gap} earlier day(s) are not replayed (run them by hand)");
+                }
+            }
+        }
+        match run(s, day) {
+            Ok(what) => tracing::info!(job = %s.key(), day = %day, "{what}"),
+            Err(e) => tracing::error!(job = %s.key(), day = %day, error = %e,
+                "scheduled job failed; it will run again tomorrow (or run it by hand)"),
+        }
+        state.ran(s, day);
+        ran += 1;
+    }
+    ran
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +393,54 @@ mod tests {
             .expect_err("damaged")
             .to_string()
             .contains("remove it"));
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+
+    #[test]
+    fn due_jobs_run_once_and_failures_are_not_retried_all_day() {
+        let schedules = vec![
+            Schedule {
+                job: Job::CasesUpdate,
+                at_minute: 6 * 60,
+            },
+            Schedule {
+                job: Job::SmtpReport {
+                    out: PathBuf::from("/r"),
+                    mail: false,
+                },
+                at_minute: 7 * 60,
+            },
+        ];
+        let utc = TimeZone::utc();
+        let day = 1_795_651_200_000; // 2026-11-26 00:00 UTC
+        let mut state = ScheduleState::default();
+        let mut calls = Vec::new();
+        let mut run = |s: &Schedule, d: NaiveDate| {
+            calls.push((s.job.name(), d.to_string()));
+            match s.job {
+                Job::CasesUpdate => Ok("done".to_string()),
+                Job::SmtpReport { .. } => Err(ServeError::Job("disk full".into())),
+            }
+        };
+        assert_eq!(run_due(&schedules, &mut state, &utc, day + 3_600_000, &mut run), 0);
+        assert_eq!(run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run), 1);
+        assert_eq!(run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run), 0);
+        assert_eq!(run_due(&schedules, &mut state, &utc, day + 8 * 3_600_000, &mut run), 1);
+        assert_eq!(run_due(&schedules, &mut state, &utc, day + 9 * 3_600_000, &mut run), 0);
+        assert_eq!(
+            calls,
+            vec![
+                ("cases update", "2026-11-25".to_string()),
+                ("report smtp", "2026-11-25".to_string())
+            ]
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("schedule.json");
+        state.save(&path).expect("save");
+        assert_eq!(ScheduleState::load(&path).expect("load"), state);
     }
 }
