@@ -420,11 +420,11 @@ pub(crate) fn page(r: &SmtpReport) -> String {
         );
     }
     o.push_str("</tbody></table></section>");
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<footer><p class=\"question\">Made by flowhound from flow records: every table is \
          one question to the query engine, asked again by the command beside it. SMTP is \
-         <code>{}</code>.</p></footer></body></html>\n",
+         <code>{}</code>.</p></footer></body></html>",
         escape(r.smtp_filter)
     );
     o
