@@ -79,7 +79,12 @@ fn open_section<R>(out: &mut String, id: &str, s: &Section<R>) {
             let _ = write!(out, "Filter <code>{}</code>", escape(&s.filter));
         }
         if !s.window.is_empty() {
-            let _ = write!(out, ", window <code>{}</code>", escape(&s.window));
+            let sep = if s.filter.is_empty() {
+                "Window"
+            } else {
+                ", window"
+            };
+            let _ = write!(out, "{sep} <code>{}</code>", escape(&s.window));
         }
         if !s.query.is_empty() {
             out.push_str("<br>The same numbers: ");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use flowhound_detect::{iso_time, Alert, Detection};
 use flowhound_enrich::Site;
 use flowhound_filter::{AddrSet, Filter};
-use flowhound_model::{addr_to_ip, country_str, Enricher};
+use flowhound_model::{addr_to_ip, country_str, Enricher, COUNTRY_UNKNOWN};
 use flowhound_query::{AggRow, Aggregate, Key, Order, QueryEngine, Value};
 use flowhound_store::{LocalStore, TimeWindow};
 use serde::Serialize;
@@ -758,7 +758,7 @@ impl SmtpReport {
                         Value::Country(c) => c,
                         _ => flowhound_model::COUNTRY_NONE,
                     };
-                    let known = country_str(&code).is_some();
+                    let known = country_str(&code).is_some() && code != COUNTRY_UNKNOWN;
                     sender_countries.rows.push(CountryRow {
                         srcip: addr_text(&r.keys[0]),
                         country: r.keys[1].to_string(),
