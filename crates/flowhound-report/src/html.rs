@@ -214,7 +214,8 @@ pub(crate) fn page(r: &SmtpReport) -> String {
              <span><i style=\"background:#7b5ea7\"></i>quiet hours</span></p>",
         );
     }
-    o.push_str("<table id=\"smtp_by_hour-table\">");
+    // The chart says it at a glance; the numbers stay one click away.
+    o.push_str("<details><summary>The hours as a table</summary><table id=\"smtp_by_hour-table\">");
     head(
         &mut o,
         Cols(&["Hour", "Start (UTC)", "Flows", "Packets", "Bytes", "Quiet"]),
@@ -232,7 +233,7 @@ pub(crate) fn page(r: &SmtpReport) -> String {
             text(if h.quiet { "yes" } else { "" })
         );
     }
-    o.push_str("</tbody></table></section>");
+    o.push_str("</tbody></table></details></section>");
 
     // Top senders.
     let s = &r.top_senders;
