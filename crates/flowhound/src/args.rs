@@ -436,4 +436,7 @@ pub struct ReportSmtpArgs {
     /// Where report.html, report.json and the CSV files go (created).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Rows of the top-senders tables.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
 }
