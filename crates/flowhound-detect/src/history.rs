@@ -89,7 +89,10 @@ pub fn detect(
             continue;
         }
         out.rules_run += 1;
+        let began = std::time::Instant::now();
         let mut alerts = run_rule(&engine, store, window, rule, ctx)?;
+        tracing::debug!(rule = %rule.name, alerts = alerts.len(),
+            ms = began.elapsed().as_millis() as u64, "rule ran");
         out.alerts.append(&mut alerts);
     }
     out.alerts.sort_by(|a, b| {
@@ -148,30 +151,42 @@ fn windows(engine: &QueryEngine, rule: &Rule) -> Result<Vec<WindowRow>, DetectEr
     } else {
         &[0]
     };
-    let mut filter = rule.filter.clone();
-    if let Some(share) = th.syn_only_share.filter(|s| *s > 0.0) {
-        // A window that passes has at least `share` × its flows SYN-only,
-        // and at least as many flows as peers or ports: a cheap first pass
-        // over the SYN-only flows alone finds the only hosts that can.
-        let least = th.flows.max(th.distinct_peers).max(th.distinct_ports);
-        let need = ((least as f64) * share).floor() as u64;
-        let syn = Filter {
-            expr: Expr::And(vec![rule.filter.expr.clone(), syn_only_expr()]),
-        };
+    // Distinct peers and ports never exceed flows: a window can pass only
+    // if it has at least this many flows.
+    let least = th.flows.max(th.distinct_peers).max(th.distinct_ports);
+    // First passes count flows only (no distinct counts, the costly part
+    // of a grouping) to find the few hosts that can pass; the exact pass
+    // then counts those hosts alone.
+    let candidates = |f: &Filter, min_flows: u64| -> Result<Vec<(Addr, Addr)>, DetectError> {
         let mut hosts = Vec::new();
         for &offset in phases {
             let mut spec = WindowSpec::new(rule.key, rule.window_ms);
             spec.offset_ms = offset;
-            spec.min_flows = need.max(1);
-            for r in engine.windows(&syn, &spec)? {
+            spec.min_flows = min_flows.max(1);
+            spec.min_packets = th.packets;
+            spec.min_bytes = th.bytes;
+            spec.distinct = false;
+            for r in engine.windows(f, &spec)? {
                 hosts.push((r.host, r.host));
             }
         }
-        if hosts.is_empty() {
-            return Ok(Vec::new());
-        }
-        filter = host_filter(&rule.filter.expr, rule.key, AddrSet::from_ranges(hosts));
+        Ok(hosts)
+    };
+    let hosts = if let Some(share) = th.syn_only_share.filter(|s| *s > 0.0) {
+        // A window that passes has at least `share` × its flows SYN-only:
+        // the SYN-only flows alone find the hosts that can.
+        let need = ((least as f64) * share).floor() as u64;
+        let syn = Filter {
+            expr: Expr::And(vec![rule.filter.expr.clone(), syn_only_expr()]),
+        };
+        candidates(&syn, need)?
+    } else {
+        candidates(&rule.filter, least)?
+    };
+    if hosts.is_empty() {
+        return Ok(Vec::new());
     }
+    let filter = host_filter(&rule.filter.expr, rule.key, AddrSet::from_ranges(hosts));
     let mut rows = Vec::new();
     for &offset in phases {
         let spec = WindowSpec {
@@ -183,6 +198,7 @@ fn windows(engine: &QueryEngine, rule: &Rule) -> Result<Vec<WindowRow>, DetectEr
             min_bytes: th.bytes,
             min_peers: th.distinct_peers,
             min_ports: th.distinct_ports,
+            distinct: true,
         };
         rows.extend(engine.windows(&filter, &spec)?.into_iter().filter(|r| {
             let flows = r.flows.max(1) as f64;

@@ -66,6 +66,11 @@ pub struct WindowSpec {
     pub min_peers: u64,
     /// Only groups with at least this many distinct destination ports.
     pub min_ports: u64,
+    /// Whether to count distinct peers and ports (the costly part of a
+    /// grouping). Without, `peers` and `ports` are 0 and `min_peers` and
+    /// `min_ports` are not tested: a first pass that finds the hosts worth
+    /// counting exactly.
+    pub distinct: bool,
 }
 
 impl WindowSpec {
@@ -80,6 +85,7 @@ impl WindowSpec {
             min_bytes: 0,
             min_peers: 0,
             min_ports: 0,
+            distinct: true,
         }
     }
 }
@@ -136,14 +142,22 @@ impl QueryEngine {
                 .lt_eq(lit(TINY_PACKETS))
                 .and(col("bytes").lt_eq(lit(TINY_BYTES))),
         )?;
+        let distinct = |c: DfExpr| {
+            if spec.distinct {
+                count_distinct(c)
+            } else {
+                // A constant per group, in the same column.
+                max(lit(0i64))
+            }
+        };
         let mut df = self.flows(filter)?.aggregate(
             vec![col(host).alias("host"), start.alias("win")],
             vec![
                 count(lit(1)).alias("flows"),
                 sum(col("packets")).alias("packets"),
                 sum(col("bytes")).alias("bytes"),
-                count_distinct(col(peer)).alias("peers"),
-                count_distinct(col("dst_port")).alias("ports"),
+                distinct(col(peer)).alias("peers"),
+                distinct(col("dst_port")).alias("ports"),
                 sum(syn_only).alias("syn_only"),
                 sum(tiny).alias("tiny"),
                 min(col("time_start")).alias("first"),
@@ -157,7 +171,8 @@ impl QueryEngine {
             ("peers", spec.min_peers),
             ("ports", spec.min_ports),
         ] {
-            if least > 0 {
+            let counted = spec.distinct || !matches!(column, "peers" | "ports");
+            if least > 0 && counted {
                 df = df.filter(cast(col(column), DataType::UInt64).gt_eq(lit(least)))?;
             }
         }
