@@ -414,8 +414,8 @@ pub(crate) fn page(r: &SmtpReport) -> String {
     for c in &s.rows {
         let _ = write!(
             o,
-            "<tr><td class=\"n\">{}</td>{}{}{}{}{}{}{}</tr>",
-            c.id,
+            "<tr>{}{}{}{}{}{}{}{}</tr>",
+            code(&c.id),
             code(&c.host),
             text(&c.category),
             text(&c.state),

@@ -302,8 +302,8 @@ impl DetectionRow {
 /// plain values, so this crate needs nothing of the case store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OpenCase {
-    /// The case number.
-    pub id: i64,
+    /// The case reference (`FH-2026-0001`).
+    pub id: String,
     /// The host it is about.
     pub host: String,
     /// `spam`, `worm`, …
@@ -1106,7 +1106,7 @@ mod tests {
         c.sort();
         assert_eq!(k, c);
         let case = OpenCase {
-            id: 1,
+            id: "FH-2026-0001".into(),
             host: "h".into(),
             category: "spam".into(),
             state: "open".into(),

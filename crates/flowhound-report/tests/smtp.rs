@@ -94,7 +94,7 @@ fn a_local_day_counted_by_hand() {
     let site = site();
     let day = ReportDay::parse("2026-11-26", &site).expect("day");
     let case = OpenCase {
-        id: 7,
+        id: "FH-2026-0007".into(),
         host: "10.0.5.5".into(),
         category: "spam".into(),
         state: "notified".into(),

@@ -54,6 +54,19 @@ fn open_desk(data: &Path, notify: NotifyConfig, must_exist: bool) -> anyhow::Res
     Desk::open(&path, notify).map_err(cases_err)
 }
 
+/// The case database of `data` (or `[cases] database`), if it exists.
+pub fn existing_desk(data: &Path, config: Option<&Path>) -> anyhow::Result<Option<Desk>> {
+    let notify = notify_config(config)?;
+    let path = notify
+        .database
+        .clone()
+        .unwrap_or_else(|| data.join(flowhound_cases::DATABASE));
+    if !path.exists() {
+        return Ok(None);
+    }
+    Desk::open(&path, notify).map(Some).map_err(cases_err)
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -55,7 +55,7 @@ fn smtp(a: ReportSmtpArgs, config: Option<&Path>) -> anyhow::Result<()> {
         &site,
         enricher,
         &detection,
-        open_cases(&a.data),
+        open_cases(&a.data, config)?,
         &options,
     )
     .map_err(report_err)?;
@@ -65,19 +65,26 @@ fn smtp(a: ReportSmtpArgs, config: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// HOOK (issue 10, cases half): the abuse desk's open cases for the report.
-/// `None` when DATA/cases.sqlite does not exist (the report says there is
-/// no case database). Until flowhound-cases lands the rows are not read:
-/// the lead maps its open cases into [`OpenCase`] rows here.
-fn open_cases(data: &Path) -> Option<Vec<OpenCase>> {
-    if !data.join("cases.sqlite").exists() {
-        return None;
-    }
-    Some(cases_rows(Vec::new()))
-}
-
-/// The case rows as the report takes them: the one place the case store's
-/// rows meet the report's.
-fn cases_rows(rows: Vec<OpenCase>) -> Vec<OpenCase> {
-    rows
+/// The abuse desk's active cases for the report; `None` when there is no
+/// case database yet (the report says so).
+fn open_cases(data: &Path, config: Option<&Path>) -> anyhow::Result<Option<Vec<OpenCase>>> {
+    let Some(desk) = super::cases::existing_desk(data, config)? else {
+        return Ok(None);
+    };
+    let rows = desk
+        .open_cases()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .map(|c| OpenCase {
+            id: c.id,
+            host: c.host,
+            category: c.category,
+            state: c.state.name().to_string(),
+            notices: c.notices,
+            owner: c.owner.unwrap_or_default(),
+            first_seen: flowhound_detect::iso_time(c.first_seen_ms),
+            last_seen: flowhound_detect::iso_time(c.last_seen_ms),
+        })
+        .collect();
+    Ok(Some(rows))
 }
