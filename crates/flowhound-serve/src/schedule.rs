@@ -426,11 +426,26 @@ mod run_tests {
                 Job::SmtpReport { .. } => Err(ServeError::Job("disk full".into())),
             }
         };
-        assert_eq!(run_due(&schedules, &mut state, &utc, day + 3_600_000, &mut run), 0);
-        assert_eq!(run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run), 1);
-        assert_eq!(run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run), 0);
-        assert_eq!(run_due(&schedules, &mut state, &utc, day + 8 * 3_600_000, &mut run), 1);
-        assert_eq!(run_due(&schedules, &mut state, &utc, day + 9 * 3_600_000, &mut run), 0);
+        assert_eq!(
+            run_due(&schedules, &mut state, &utc, day + 3_600_000, &mut run),
+            0
+        );
+        assert_eq!(
+            run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run),
+            1
+        );
+        assert_eq!(
+            run_due(&schedules, &mut state, &utc, day + 6 * 3_600_000, &mut run),
+            0
+        );
+        assert_eq!(
+            run_due(&schedules, &mut state, &utc, day + 8 * 3_600_000, &mut run),
+            1
+        );
+        assert_eq!(
+            run_due(&schedules, &mut state, &utc, day + 9 * 3_600_000, &mut run),
+            0
+        );
         assert_eq!(
             calls,
             vec![
