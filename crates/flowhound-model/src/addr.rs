@@ -21,6 +21,14 @@ pub fn addr_from_v6(bytes: [u8; 16]) -> Addr {
     u128::from_be_bytes(bytes)
 }
 
+/// The stored form of a std [`IpAddr`] (IPv4 mapped into IPv6).
+pub fn addr_from_ip(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(v4) => addr_from_v4(u32::from(v4)),
+        IpAddr::V6(v6) => addr_from_v6(v6.octets()),
+    }
+}
+
 /// Whether the address is an IPv4-mapped one.
 #[inline]
 pub fn is_v4(a: Addr) -> bool {

@@ -8,7 +8,7 @@ mod addr;
 mod enrich;
 mod schema;
 
-pub use addr::{addr_from_v4, addr_from_v6, addr_to_ip, Addr};
+pub use addr::{addr_from_ip, addr_from_v4, addr_from_v6, addr_to_ip, is_v4, Addr};
 pub use enrich::{country_str, Enricher, COUNTRY_NONE, COUNTRY_UNKNOWN};
 pub use schema::{flow_schema, Column};
 

@@ -10,7 +10,7 @@
 use std::net::IpAddr;
 
 use flowhound_filter::{AddrSet, Direction, Expr, Filter};
-use flowhound_model::{addr_from_v4, addr_from_v6, addr_to_ip, Addr};
+use flowhound_model::{addr_to_ip, Addr};
 use flowhound_store::TimeWindow;
 use serde::Serialize;
 
@@ -221,10 +221,7 @@ impl HostReport {
 
 /// The stored form of an address (IPv4 mapped into IPv6).
 pub fn addr_of(ip: IpAddr) -> Addr {
-    match ip {
-        IpAddr::V4(v4) => addr_from_v4(v4.into()),
-        IpAddr::V6(v6) => addr_from_v6(v6.octets()),
-    }
+    flowhound_model::addr_from_ip(ip)
 }
 
 /// The flows with `addr` on the side `dir`: a plain comparison the engine
