@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -18,7 +17,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use flowhound_detect::{iso_time, Alert};
 use flowhound_enrich::Site;
-use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
 
 use crate::case::{Case, CaseRow, Change, Delivery, MessageRow, Sent, State, Transition, Update};
 use crate::config::{format_duration_ms, NotifyConfig};
@@ -160,6 +158,7 @@ impl Desk {
                         to: r.get(5)?,
                         subject: r.get(6)?,
                         body: r.get(7)?,
+                        html: None,
                         message_id: r.get(8)?,
                         in_reply_to: r.get(9)?,
                     },
@@ -390,13 +389,6 @@ fn run_command(command: &str, case: &Case) -> Result<String, String> {
     }
 }
 
-fn addr_of(ip: IpAddr) -> Addr {
-    match ip {
-        IpAddr::V4(v4) => addr_from_v4(u32::from(v4)),
-        IpAddr::V6(v6) => addr_from_v6(v6.octets()),
-    }
-}
-
 /// One pass over the database (a transaction or the plain connection).
 struct Work<'a> {
     conn: &'a Connection,
@@ -600,7 +592,7 @@ impl Work<'_> {
             )
             .map_err(|e| self.db(e))?;
         let id = format!("FH-{year}-{seq:04}");
-        let owner = site.owner(addr_of(a.host));
+        let owner = site.owner(flowhound_model::addr_from_ip(a.host));
         self.exec(
             &format!(
                 "INSERT INTO cases(year, seq, {CASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'open', 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, NULL)"
@@ -965,6 +957,22 @@ fn evidence_table(alerts: &[Alert]) -> String {
                 countries.join(", ")
             }
         ));
+    }
+    // The busiest peers of the latest alert that names them.
+    if let Some(a) = alerts.iter().rev().find(|a| !a.top_peers.is_empty()) {
+        out.push_str(&format!(
+            "\n  Most contacted ({} to {}):\n",
+            t(a.window_start_ms),
+            t(a.window_end_ms)
+        ));
+        for p in a.top_peers.iter().take(5) {
+            out.push_str(&format!(
+                "    {:<39}  {:<3}  {:>6} flows\n",
+                p.ip.to_string(),
+                p.country.as_deref().unwrap_or("-"),
+                p.flows
+            ));
+        }
     }
     out.trim_end().to_string()
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use flowhound_cases::{CaseError, Desk, Mailer, NotifyConfig, State};
-use flowhound_detect::{Alert, CountryFlows, PortFlows, Severity};
+use flowhound_detect::{Alert, CountryFlows, PeerFlows, PortFlows, Severity};
 use flowhound_enrich::{Config, Site};
 
 const H: i64 = 3_600_000;
@@ -41,6 +41,11 @@ fn alert(host: &str, start: i64, hours: i64) -> Alert {
                 flows: 800,
             },
         ],
+        top_peers: vec![PeerFlows {
+            ip: "203.0.113.25".parse().expect("ip"),
+            country: Some("CN".into()),
+            flows: 40,
+        }],
         foreign_percent: Some(95),
         filter: format!("src ip {host} and proto tcp and dst port 25"),
         window: "2026/11/26.08:00:00-2026/11/26.10:00:00".into(),
@@ -95,6 +100,11 @@ fn a_persisting_bot_is_noticed_twice_then_escalated_and_replays_change_nothing()
     let d = desk.deliver(&mailer, 0).expect("deliver");
     assert_eq!(d.sent.len(), 1);
     assert_eq!(d.sent[0].to, "ann@example.net");
+    let notice = std::fs::read_to_string(&d.sent[0].outcome).expect("the .eml file");
+    assert!(
+        notice.contains("Most contacted") && notice.contains("203.0.113.25"),
+        "the evidence names the top destinations with their countries: {notice}"
+    );
     let c = desk.case(&id).expect("case");
     assert_eq!(c.row.state, State::Notified);
     assert_eq!(

@@ -24,6 +24,18 @@ pub struct CountryFlows {
     pub flows: u64,
 }
 
+/// Flows to one peer (the other end of the blamed host's flows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerFlows {
+    /// The peer's address.
+    pub ip: IpAddr,
+    /// Its country, where the registry knows it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub country: Option<String>,
+    /// Flows.
+    pub flows: u64,
+}
+
 /// One incident of one host under one rule: overlapping windows merged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -61,6 +73,10 @@ pub struct Alert {
     pub top_ports: Vec<PortFlows>,
     /// Top peer countries by flows (empty without countries).
     pub top_countries: Vec<CountryFlows>,
+    /// Top peers by flows, with their countries (over stored history; live
+    /// alerts leave it empty).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub top_peers: Vec<PeerFlows>,
     /// Percent of the flows with a known peer country that went abroad
     /// (outside `[site] countries`); absent when it cannot be told.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -323,6 +323,7 @@ mod tests {
             peak_window_flows: flows,
             top_ports: Vec::new(),
             top_countries: Vec::new(),
+            top_peers: Vec::new(),
             foreign_percent: None,
             filter: "(proto tcp and dst port 25) and src ip 10.0.17.17".into(),
             window: nfdump_window(start, end),

@@ -95,15 +95,23 @@ pub fn blocklist_rules(
 ) -> Vec<Rule> {
     let set = AddrSet::from_ranges(networks);
     let n = set.ranges().len();
+    let cidrs: Vec<String> = set
+        .ranges()
+        .iter()
+        .flat_map(|&(lo, hi)| cidrs_of(lo, hi))
+        .collect();
     let make = |suffix: &str, dir: Direction, key: HostSide, what: &str| Rule {
         name: format!("{name}-{suffix}"),
         description: format!("{what} a network on the blocklist {name} ({n} networks)"),
         category: "blocklist".into(),
         severity,
         references: Vec::new(),
+        // The whole list, so that the alert's filter reproduces its
+        // evidence in `flowhound query` (and nfdump).
         filter_text: format!(
-            "{} ip in [ {n} networks of {name} ]",
-            if dir == Direction::Dst { "dst" } else { "src" }
+            "{} ip in [ {} ]",
+            if dir == Direction::Dst { "dst" } else { "src" },
+            cidrs.join(" ")
         ),
         filter: Filter {
             expr: Expr::Addr {
@@ -131,9 +139,79 @@ pub fn blocklist_rules(
     ]
 }
 
+/// The fewest networks (`a.b.c.d/len`, `x::/len`) that cover `lo..=hi`
+/// exactly. IPv4 stays IPv4 (mapped addresses).
+fn cidrs_of(lo: Addr, hi: Addr) -> Vec<String> {
+    let end_of = |at: Addr, bits: u32| {
+        if bits >= 128 {
+            u128::MAX
+        } else {
+            at | ((1u128 << bits) - 1)
+        }
+    };
+    let mut out = Vec::new();
+    let mut at = lo;
+    loop {
+        // The largest block aligned at `at` that ends by `hi`.
+        let mut bits = at.trailing_zeros();
+        while bits > 0 && end_of(at, bits) > hi {
+            bits -= 1;
+        }
+        let len = if flowhound_model::is_v4(at) {
+            32 - bits.min(32)
+        } else {
+            128 - bits
+        };
+        out.push(format!("{}/{len}", flowhound_model::addr_to_ip(at)));
+        let end = end_of(at, bits);
+        if end >= hi {
+            return out;
+        }
+        at = end + 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_become_the_fewest_networks() {
+        let v4 = |s: &str| {
+            let a: std::net::Ipv4Addr = s.parse().expect("v4");
+            addr_from_v4(u32::from(a))
+        };
+        assert_eq!(cidrs_of(v4("10.0.0.0"), v4("10.0.0.255")), ["10.0.0.0/24"]);
+        assert_eq!(
+            cidrs_of(v4("10.0.0.0"), v4("10.0.2.255")),
+            ["10.0.0.0/23", "10.0.2.0/24"]
+        );
+        assert_eq!(cidrs_of(v4("1.2.3.4"), v4("1.2.3.4")), ["1.2.3.4/32"]);
+        assert_eq!(
+            cidrs_of(v4("1.2.3.5"), v4("1.2.3.8")),
+            ["1.2.3.5/32", "1.2.3.6/31", "1.2.3.8/32"]
+        );
+        assert_eq!(
+            cidrs_of(v4("0.0.0.0"), v4("255.255.255.255")),
+            ["0.0.0.0/0"]
+        );
+        let v6: std::net::Ipv6Addr = "2001:db8::".parse().expect("v6");
+        let lo = addr_from_v6(v6.octets());
+        assert_eq!(cidrs_of(lo, lo | ((1u128 << 96) - 1)), ["2001:db8::/32"]);
+    }
+
+    #[test]
+    fn a_blocklist_rule_s_filter_is_a_filter_of_its_networks() {
+        let text = "192.0.2.0/24 ; SBL1\n198.51.100.0/25\n198.51.100.128/25\n";
+        let nets = parse_blocklist(text, Path::new("drop.txt")).expect("parses");
+        let rules = blocklist_rules("drop", nets, Severity::High, "test");
+        assert_eq!(
+            rules[0].filter_text,
+            "dst ip in [ 192.0.2.0/24 198.51.100.0/24 ]"
+        );
+        let parsed = flowhound_filter::parse(&rules[1].filter_text).expect("a valid filter");
+        assert_eq!(parsed, rules[1].filter);
+    }
 
     #[test]
     fn drop_formats() {

@@ -13,7 +13,7 @@ use flowhound_model::{addr_to_ip, Addr, Enricher, COUNTRY_NONE};
 use flowhound_query::{Aggregate, HostSide, Key, Order, QueryEngine, Value, WindowRow, WindowSpec};
 use flowhound_store::{FlowStore, TimeWindow};
 
-use crate::alert::{nfdump_window, Alert, CountryFlows, PortFlows};
+use crate::alert::{nfdump_window, Alert, CountryFlows, PeerFlows, PortFlows};
 use crate::error::DetectError;
 use crate::rule::Rule;
 
@@ -404,6 +404,35 @@ fn evidence(
         })
         .collect();
     let none = country_text(COUNTRY_NONE);
+    let (peer_ip, peer_geo) = match rule.key {
+        HostSide::Src => (Key::DstIp, Key::DstGeo),
+        HostSide::Dst => (Key::SrcIp, Key::SrcGeo),
+    };
+    let top_peers: Vec<PeerFlows> = engine
+        .aggregate(
+            &filter,
+            &Aggregate {
+                keys: vec![peer_ip, peer_geo],
+                distinct: vec![],
+                order: Some(Order::Flows),
+                limit: Some(TOP),
+            },
+        )?
+        .into_iter()
+        .filter_map(|r| match r.keys.as_slice() {
+            [Value::Addr(a), geo] => Some(PeerFlows {
+                ip: addr_to_ip(*a),
+                country: match geo {
+                    Value::Country(c) => {
+                        Some(country_text(*c)).filter(|c| *c != none && !c.is_empty())
+                    }
+                    _ => None,
+                },
+                flows: r.flows,
+            }),
+            _ => None,
+        })
+        .collect();
     let known: u64 = by_country
         .iter()
         .filter(|(c, _)| *c != none && !c.is_empty())
@@ -450,6 +479,7 @@ fn evidence(
             .take(TOP)
             .map(|(country, flows)| CountryFlows { country, flows })
             .collect(),
+        top_peers,
         foreign_percent,
         filter: format!("({}) and {side} ip {ip}", rule.filter_text),
         window: nfdump_window(inc.start_ms, inc.end_ms),

@@ -27,7 +27,7 @@ mod live;
 pub mod rule;
 pub mod sink;
 
-pub use alert::{iso_time, nfdump_window, Alert, CountryFlows, PortFlows};
+pub use alert::{iso_time, nfdump_window, Alert, CountryFlows, PeerFlows, PortFlows};
 pub use alert_db::{AlertDb, AlertDbError, Recorded, StoredAlert};
 pub use blocklist::{blocklist_rules, parse_blocklist};
 pub use config::RuleSet;

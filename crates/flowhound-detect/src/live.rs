@@ -921,6 +921,8 @@ fn alert_of(rule: &Rule, ctx: &Context, host: Addr, start: i64, acc: &Acc) -> Al
                 flows,
             })
             .collect(),
+        // Live windows count distinct peers, not flows per peer.
+        top_peers: Vec::new(),
         foreign_percent: (known > 0 && !home.is_empty()).then(|| foreign * 100 / known),
         filter: format!("({}) and {} ip {ip}", rule.filter_text, rule.key.name()),
         window: nfdump_window(start, end),

@@ -247,8 +247,7 @@ pub fn parse_rules(text: &str, origin: &Path) -> Result<Vec<Rule>, DetectError> 
         };
         if r.enabled.is_some() {
             return Err(at(
-                "`enabled` belongs in the config's [detect.rules.NAME] tuning, not in a rule"
-                    .into(),
+                "`enabled` belongs in the config's [detect.tune.NAME] table, not in a rule".into(),
             ));
         }
         let rule = r.build(&format!("{file}:{line}")).map_err(at)?;
