@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
@@ -27,6 +27,9 @@ pub struct Outgoing {
     pub subject: String,
     /// The plain-text body.
     pub body: String,
+    /// An HTML version of the body (a report), sent beside the plain text
+    /// as `multipart/alternative`.
+    pub html: Option<String>,
     /// The `Message-ID` (stable: a retry is the same message).
     pub message_id: String,
     /// The first message of the case, which this one follows up.
@@ -47,8 +50,7 @@ impl Outgoing {
         let mut b = Message::builder()
             .from(from)
             .subject(self.subject.clone())
-            .message_id(Some(self.message_id.clone()))
-            .header(ContentType::TEXT_PLAIN);
+            .message_id(Some(self.message_id.clone()));
         for to in recipients(&self.to) {
             let m: Mailbox = to.parse().map_err(|e| bad(format!("to {to:?}: {e}")))?;
             b = b.to(m);
@@ -56,7 +58,14 @@ impl Outgoing {
         if let Some(first) = &self.in_reply_to {
             b = b.in_reply_to(first.clone()).references(first.clone());
         }
-        b.body(self.body.clone()).map_err(|e| bad(e.to_string()))
+        match &self.html {
+            Some(html) => b.multipart(MultiPart::alternative_plain_html(
+                self.body.clone(),
+                html.clone(),
+            )),
+            None => b.header(ContentType::TEXT_PLAIN).body(self.body.clone()),
+        }
+        .map_err(|e| bad(e.to_string()))
     }
 }
 
@@ -175,6 +184,7 @@ mod tests {
             to: "ann@example.net, bob@example.net".into(),
             subject: "[FH-2026-0001] Notice 2".into(),
             body: "Dear Ann,\nthe evidence.\n".into(),
+            html: None,
             message_id: "<FH-2026-0001.notice-2@example.net>".into(),
             in_reply_to: Some("<FH-2026-0001.notice-1@example.net>".into()),
         }
@@ -198,6 +208,24 @@ mod tests {
             assert!(text.contains(h), "{h} in {text}");
         }
         assert!(text.contains("the evidence."), "{text}");
+    }
+
+    #[test]
+    fn an_html_body_goes_beside_the_plain_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut m = outgoing();
+        m.html = Some("<h1>SMTP report</h1>".into());
+        let via = Mailer::dry_run(dir.path()).send(&m).expect("written");
+        let text = std::fs::read_to_string(&via).expect("read");
+        for want in [
+            "multipart/alternative",
+            "Content-Type: text/plain",
+            "Content-Type: text/html",
+            "<h1>SMTP report</h1>",
+            "the evidence.",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
     }
 
     #[test]
