@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::smtp::{Section, SenderRow, SmtpReport};
-use crate::svg::{columns, rows, thousands, Bar};
+use crate::svg::{columns, rows, stacked, thousands, Bar};
 
 /// Text made safe for HTML and SVG, in element content and in quoted
 /// attributes alike.
@@ -40,6 +40,8 @@ tr.unregistered td{background:#fde8e8}tr.registered td{background:#e8f0fd}\
 svg.chart{display:block;margin:.6em 0}svg.chart rect.bar{fill:#4a6fa5}\
 svg.chart rect.quiet{fill:#7b5ea7}svg.chart rect.registered{fill:#2c5aa0}\
 svg.chart rect.unregistered{fill:#c0392b}svg.chart rect.external{fill:#95a5a6}\
+svg.chart rect.foreign{fill:#d35400;stroke:#fff}svg.chart rect.home{fill:#2c5aa0;stroke:#fff}\
+svg.chart rect.unknown{fill:#95a5a6;stroke:#fff}\
 .legend span{margin-right:1.2em;font-size:.85em}.legend i{display:inline-block;width:.9em;\
 height:.9em;margin-right:.3em;vertical-align:middle}";
 
@@ -314,6 +316,27 @@ pub(crate) fn page(r: &SmtpReport) -> String {
     let s = &r.sender_countries;
     open_section(&mut o, "sender_countries", s);
     if r.site.countries {
+        // One row per sender, in the table's order, split by country.
+        let mut by_sender: Vec<(String, Vec<Bar>)> = Vec::new();
+        for c in &s.rows {
+            let class = match c.foreign {
+                Some(true) => "bar foreign",
+                Some(false) => "bar home",
+                None => "bar unknown",
+            };
+            let mut bar = Bar::new(c.country.clone(), c.flows, class);
+            bar.tip = format!("{} to {}: {} flows", c.srcip, c.country, thousands(c.flows));
+            match by_sender.last_mut() {
+                Some((ip, bars)) if *ip == c.srcip => bars.push(bar),
+                _ => by_sender.push((c.srcip.clone(), vec![bar])),
+            }
+        }
+        if !by_sender.is_empty() {
+            o.push_str(&stacked(
+                "Where each top sender's SMTP flows went, by destination country",
+                &by_sender,
+            ));
+        }
         o.push_str("<table id=\"sender_countries-table\">");
         head(
             &mut o,

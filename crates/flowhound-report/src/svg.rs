@@ -149,6 +149,68 @@ pub(crate) fn rows(title: &str, bars: &[Bar]) -> String {
     s
 }
 
+/// Stacked horizontal bars, one row per label (a sender), each split into
+/// its parts (countries) left to right, scaled to the largest row's total.
+/// A part's label is written inside it when it is wide enough.
+pub(crate) fn stacked(title: &str, rows: &[(String, Vec<Bar>)]) -> String {
+    let (label_w, bar_w, row_h, top) = (150.0, 420.0, 20.0, 8.0);
+    let width = label_w + bar_w + 90.0;
+    let height = top * 2.0 + row_h * rows.len().max(1) as f64;
+    let total = |parts: &[Bar]| parts.iter().map(|b| b.value).sum::<u64>();
+    let max = rows.iter().map(|(_, p)| total(p)).max().unwrap_or(0).max(1);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
+         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
+         aria-label=\"{t}\"><title>{t}</title>",
+        t = escape(title)
+    );
+    for (i, (label, parts)) in rows.iter().enumerate() {
+        let y = top + row_h * i as f64;
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" {FONT}>{}</text>",
+            label_w - 6.0,
+            y + 14.0,
+            escape(label)
+        );
+        let mut x = label_w;
+        for b in parts {
+            let w = bar_w * b.value as f64 / max as f64;
+            let _ = write!(
+                s,
+                "<rect class=\"{}\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" \
+                 data-value=\"{}\"><title>{}</title></rect>",
+                escape(b.class),
+                y + 3.0,
+                row_h - 6.0,
+                b.value,
+                escape(&b.tip)
+            );
+            if w >= 22.0 {
+                let _ = write!(
+                    s,
+                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#fff\" {FONT}>{}</text>",
+                    x + w / 2.0,
+                    y + 14.0,
+                    escape(&b.label)
+                );
+            }
+            x += w;
+        }
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" {FONT}>{}</text>",
+            x + 4.0,
+            y + 14.0,
+            thousands(total(parts))
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +253,41 @@ mod tests {
         assert!(svg.contains("class=\"bar quiet\""));
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn stacked_parts_fill_their_row_in_proportion() {
+        let rows = vec![
+            (
+                "10.0.0.7".to_string(),
+                vec![
+                    Bar::new("CN", 300, "bar foreign"),
+                    Bar::new("US", 100, "bar home"),
+                ],
+            ),
+            (
+                "10.0.0.8".to_string(),
+                vec![Bar::new("<DE>", 200, "bar foreign")],
+            ),
+        ];
+        let svg = stacked("t", &rows);
+        assert_eq!(svg.matches("<rect ").count(), 3);
+        // The first row's total (400) spans the 420 px; US starts after CN.
+        assert!(
+            svg.contains("x=\"150.0\" y=\"11.0\" width=\"315.0\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("x=\"465.0\" y=\"11.0\" width=\"105.0\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("x=\"150.0\" y=\"31.0\" width=\"210.0\""),
+            "{svg}"
+        );
+        assert!(svg.contains("&lt;DE&gt;") && !svg.contains("<DE>"));
+        assert!(svg.contains(">400</text>"), "the row's total: {svg}");
+        assert_eq!(stacked("t", &[]).matches("<rect").count(), 0);
     }
 
     #[test]

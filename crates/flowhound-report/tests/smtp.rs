@@ -213,7 +213,7 @@ fn a_local_day_counted_by_hand() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("read"))
             .expect("json");
     assert_eq!(json["top_senders"]["rows"][0]["srcip"], "10.0.5.5");
-    assert_eq!(json["open_cases"]["rows"][0]["id"], 7);
+    assert_eq!(json["open_cases"]["rows"][0]["id"], "FH-2026-0007");
     assert_eq!(json["day"]["timezone"], "+02:00");
 }
 
