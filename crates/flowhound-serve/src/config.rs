@@ -21,11 +21,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use flowhound_cases::NotifyConfig;
 use flowhound_detect::sink::SinkConfig;
 use flowhound_detect::{Context, Rule, RuleSet};
 use flowhound_model::Enricher;
 use serde::Deserialize;
 
+use crate::jobs::Jobs;
+use crate::schedule::{parse_schedules, Schedule};
 use crate::ServeError;
 
 #[derive(Deserialize, Default)]
@@ -66,6 +69,10 @@ pub struct ServeConfig {
     pub rules: Vec<Rule>,
     /// The site inventory and registries.
     pub ctx: Context,
+    /// The daily jobs of `[[schedule]]`, in the order of the config.
+    pub schedules: Vec<Schedule>,
+    /// What the jobs read: the rules, the site, `[notify]` and `[cases]`.
+    pub jobs: Jobs,
 }
 
 fn line_of(text: &str, at: usize) -> usize {
@@ -76,16 +83,25 @@ impl ServeConfig {
     /// Defaults: listen on `listen`, store in `data_dir`, the built-in
     /// rules, no site inventory, no sink.
     pub fn new(listen: Vec<SocketAddr>, data_dir: PathBuf) -> Result<ServeConfig, ServeError> {
+        let rules = RuleSet::builtin().map_err(ServeError::Rules)?.rules;
         Ok(ServeConfig {
             listen,
             alerts_db: data_dir.join("alerts.sqlite"),
+            jobs: Jobs {
+                data: data_dir.clone(),
+                rules: rules.clone(),
+                ctx: Context::default(),
+                notify: NotifyConfig::default(),
+                config_label: None,
+            },
             data_dir,
             metrics: None,
             file_interval: Duration::from_secs(60),
             sinks: Vec::new(),
             base: PathBuf::from("."),
-            rules: RuleSet::builtin().map_err(ServeError::Rules)?.rules,
+            rules,
             ctx: Context::default(),
+            schedules: Vec::new(),
         })
     }
 
@@ -180,19 +196,33 @@ impl ServeConfig {
         let rules = RuleSet::from_config_text(text, path, &[])
             .map_err(ServeError::Rules)?
             .rules;
+        let notify = NotifyConfig::parse(text, path)?;
+        let has_notify = toml::from_str::<toml::Table>(text)
+            .map(|t| t.contains_key("notify"))
+            .unwrap_or(false);
+        let schedules = parse_schedules(text, path, &base, &data_dir, has_notify)?;
+        let ctx = Context {
+            site: enrich.site,
+            enricher,
+        };
         Ok(ServeConfig {
             listen,
-            data_dir,
             metrics,
             alerts_db,
             file_interval,
             sinks: serve.sink,
             base,
-            rules,
-            ctx: Context {
-                site: enrich.site,
-                enricher,
+            jobs: Jobs {
+                data: data_dir.clone(),
+                rules: rules.clone(),
+                ctx: ctx.clone(),
+                notify,
+                config_label: Some(path.display().to_string()),
             },
+            data_dir,
+            rules,
+            ctx,
+            schedules,
         })
     }
 }

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod config;
+pub mod jobs;
 pub mod schedule;
 
 use std::net::SocketAddr;
@@ -79,6 +80,12 @@ pub enum ServeError {
     /// A scheduled job failed.
     #[error("{0}")]
     Job(String),
+    /// A report could not be made or written.
+    #[error(transparent)]
+    Report(#[from] flowhound_report::ReportError),
+    /// The case database or a message failed.
+    #[error(transparent)]
+    Cases(#[from] flowhound_cases::CaseError),
     /// A bug: a thread died.
     #[error("internal error: {0}")]
     Internal(String),
@@ -90,6 +97,8 @@ impl ServeError {
         match self {
             ServeError::Config { .. } | ServeError::Enrich(_) | ServeError::Sink(_) => true,
             ServeError::Rules(e) => e.is_user(),
+            ServeError::Report(e) => e.is_user(),
+            ServeError::Cases(e) => e.is_user(),
             ServeError::Collect(CollectError::Bind { .. } | CollectError::Busy(_)) => true,
             _ => false,
         }
@@ -234,6 +243,7 @@ pub struct Serving {
     collector: Running,
     detection: JoinHandle<()>,
     sinks: Vec<JoinHandle<()>>,
+    scheduler: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl Serving {
@@ -245,6 +255,11 @@ impl Serving {
     /// Stop: every received flow is written, every alert stored and handed
     /// to its sinks, then return.
     pub fn stop(self) -> Result<(), ServeError> {
+        // A job running now is finished first (the log says so).
+        if let Some((stop, h)) = self.scheduler {
+            stop.store(true, Ordering::Relaxed);
+            let _ = h.join();
+        }
         let collected = self.collector.stop();
         // The collector's end drops the tap: detection drains it and ends,
         // and with it the sinks' queues.
@@ -339,13 +354,26 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
     let collector = flowhound_collect::start(collect)?;
     let c = counters.clone();
     collector.metrics.add_source(Arc::new(move || c.render()));
+    let alerts_db = config.alerts_db.clone();
+    let scheduler = if config.schedules.is_empty() {
+        None
+    } else {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let h = std::thread::Builder::new()
+            .name("schedule".into())
+            .spawn(move || schedule_loop(&config, &s))
+            .map_err(|e| ServeError::Internal(e.to_string()))?;
+        Some((stop, h))
+    };
     Ok(Serving {
         listen: collector.listen.clone(),
         metrics_addr: collector.metrics_addr,
-        alerts_db: config.alerts_db,
+        alerts_db,
         collector,
         detection,
         sinks,
+        scheduler,
     })
 }
 
@@ -365,6 +393,45 @@ pub fn run(config: ServeConfig, shutdown: &AtomicBool) -> Result<(), ServeError>
         ));
     }
     Ok(())
+}
+
+/// Run the `[[schedule]]` jobs as they fall due (checked every 20 s),
+/// until `stop`. What ran is kept in `DATA/schedule.json`.
+fn schedule_loop(config: &ServeConfig, stop: &AtomicBool) {
+    let state_path = config.data_dir.join("schedule.json");
+    let mut state = match schedule::ScheduleState::load(&state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "the schedules do not run");
+            return;
+        }
+    };
+    let mailer = match flowhound_cases::Mailer::from_config(&config.jobs.notify) {
+        Ok(m) => m,
+        Err(e) => {
+            error!(error = %e, "the schedules do not run: [notify]");
+            return;
+        }
+    };
+    for s in &config.schedules {
+        info!(job = %s.key(), "scheduled");
+    }
+    let tz = config.ctx.site.timezone().clone();
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() >= next {
+            next = Instant::now() + Duration::from_secs(20);
+            let ran = schedule::run_due(&config.schedules, &mut state, &tz, now_ms(), |s, day| {
+                config.jobs.run(s, day, &mailer, now_ms())
+            });
+            if ran > 0 {
+                if let Err(e) = state.save(&state_path) {
+                    error!(error = %e, "cannot record what the schedules ran");
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn detect_loop(

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use flowhound_cases::{Case, CaseError, CaseRow, Change, Desk, Mailer, NotifyConfig, State};
-use flowhound_detect::{iso_time, Context};
+use flowhound_detect::iso_time;
+use flowhound_store::TimeWindow;
 use serde_json::json;
 
 use crate::args::{
@@ -39,32 +40,20 @@ pub fn notify_config(config: Option<&Path>) -> anyhow::Result<NotifyConfig> {
     }
 }
 
-/// The case database: `[cases] database`, or DATA/cases.sqlite.
-fn open_desk(data: &Path, notify: NotifyConfig, must_exist: bool) -> anyhow::Result<Desk> {
+/// The case database (`[cases] database`, or DATA/cases.sqlite), which
+/// `cases update` made.
+fn open_desk(data: &Path, notify: NotifyConfig) -> anyhow::Result<Desk> {
     let path = notify
         .database
         .clone()
         .unwrap_or_else(|| data.join(flowhound_cases::DATABASE));
-    if must_exist && !path.exists() {
+    if !path.exists() {
         return Err(user(format!(
             "no case database at {} (`flowhound cases update` makes it)",
             path.display()
         )));
     }
     Desk::open(&path, notify).map_err(cases_err)
-}
-
-/// The case database of `data` (or `[cases] database`), if it exists.
-pub fn existing_desk(data: &Path, config: Option<&Path>) -> anyhow::Result<Option<Desk>> {
-    let notify = notify_config(config)?;
-    let path = notify
-        .database
-        .clone()
-        .unwrap_or_else(|| data.join(flowhound_cases::DATABASE));
-    if !path.exists() {
-        return Ok(None);
-    }
-    Desk::open(&path, notify).map(Some).map_err(cases_err)
 }
 
 fn now_ms() -> i64 {
@@ -78,19 +67,15 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
             a.data.display()
         )));
     }
-    let notify = notify_config(config)?;
+    let jobs = super::report::jobs(&a.data, config, &a.rules)?;
     let mailer = match &a.dry_run {
         Some(dir) => Mailer::dry_run(dir),
-        None => Mailer::from_config(&notify).map_err(cases_err)?,
+        None => Mailer::from_config(&jobs.notify).map_err(cases_err)?,
     };
-    let set = super::detect::rules(config, &a.rules)?;
     let window = super::query::window_arg(a.window.as_deref())?;
-    let (site, enricher) = super::whois::config_and_enricher(config)?;
-    let ctx = Context {
-        site: site.map(|c| c.site).unwrap_or_default(),
-        enricher,
-    };
-    let found = super::detect::detect_with(&a.data, window, &set, &ctx)?;
+    let found = jobs
+        .detect(window.unwrap_or(TimeWindow::new(0, i64::MAX)))
+        .map_err(super::report::job_err)?;
     for (rule, why) in &found.skipped {
         eprintln!("flowhound: rule {rule} did not run: {why}");
     }
@@ -100,11 +85,9 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
         .filter(|&e| e != i64::MAX)
         .or_else(|| found.alerts.iter().map(|a| a.window_end_ms).max())
         .unwrap_or(i64::MIN);
-    let mut desk = open_desk(&a.data, notify, false)?;
-    let up = desk
-        .apply(&found.alerts, &ctx.site, now_flow)
-        .map_err(cases_err)?;
-    let sent = desk.deliver(&mailer, now_ms()).map_err(cases_err)?;
+    let (up, sent, database) = jobs
+        .update_cases(&found, now_flow, &mailer, now_ms())
+        .map_err(super::report::job_err)?;
 
     let mut out = std::io::stdout().lock();
     match a.output {
@@ -120,7 +103,7 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
                     .collect()
             };
             let v = json!({
-                "database": desk.path().display().to_string(),
+                "database": database.display().to_string(),
                 "mailer": mailer.describe(),
                 "new_alerts": up.new_alerts,
                 "known_alerts": up.known_alerts,
@@ -142,7 +125,7 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
                 up.new_alerts + up.known_alerts,
                 up.new_alerts,
                 up.known_alerts,
-                desk.path().display()
+                database.display()
             )?;
             for (what, list) in [
                 ("opened", &up.opened),
@@ -207,7 +190,7 @@ fn list(a: CasesListArgs, config: Option<&Path>) -> anyhow::Result<()> {
         .as_deref()
         .map(|s| s.parse().map_err(|e: String| user(format!("--state: {e}"))))
         .transpose()?;
-    let desk = open_desk(&a.data, notify_config(config)?, true)?;
+    let desk = open_desk(&a.data, notify_config(config)?)?;
     let rows = desk.list(state).map_err(cases_err)?;
     let mut out = std::io::stdout().lock();
     match a.output {
@@ -246,13 +229,13 @@ fn list(a: CasesListArgs, config: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn show(a: CaseShowArgs, config: Option<&Path>) -> anyhow::Result<()> {
-    let desk = open_desk(&a.data, notify_config(config)?, true)?;
+    let desk = open_desk(&a.data, notify_config(config)?)?;
     let case = desk.case(&a.id).map_err(cases_err)?;
     print_case(&case, a.output)
 }
 
 fn close(a: CaseCloseArgs, config: Option<&Path>) -> anyhow::Result<()> {
-    let mut desk = open_desk(&a.data, notify_config(config)?, true)?;
+    let mut desk = open_desk(&a.data, notify_config(config)?)?;
     let case = desk.close(&a.id, &a.reason, now_ms()).map_err(cases_err)?;
     print_case(&case, a.output)
 }

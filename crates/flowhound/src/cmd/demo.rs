@@ -14,6 +14,7 @@ use flowhound_detect::{Context, RuleSet};
 use flowhound_enrich::Config;
 use flowhound_generate::{send_flows, Day, DayPlan, Proto, Seed, SendConfig};
 use flowhound_model::Enricher;
+use flowhound_serve::jobs::Jobs;
 
 use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArgs};
 
@@ -47,20 +48,31 @@ fn demo_config(day: &Day, dir: &Path, registry: Option<&Path>) -> anyhow::Result
             r.join("asn-ipv6.csv").display()
         ));
     }
+    // Everything internal belongs to the campus IT; notices go nowhere but
+    // .eml files (the demo runs the desk in dry-run mode).
+    let owners = dir.join("demo-owners.csv");
+    std::fs::write(
+        &owners,
+        "network,owner,contact,account\n10.0.0.0/16,Campus IT,it-helpdesk@campus.example,CAMPUS-IT\n",
+    )
+    .with_context(|| format!("cannot write {}", owners.display()))?;
+    text.push_str(
+        "[inventory]\nowners = \"demo-owners.csv\"\n[notify]\nfrom = \"abuse@campus.example\"\n\
+         desk = \"abuse-desk@campus.example\"\nrenotify_after = \"24h\"\nmax_notices = 2\n",
+    );
     let path = dir.join("demo-site.toml");
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     Config::load(&path).map_err(|e| anyhow::anyhow!("the demo's config: {e}"))
 }
 
 pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
-    let (data, keep): (PathBuf, Option<tempfile::TempDir>) = match a.data {
-        Some(d) => (d, None),
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("flowhound-demo-")
-                .tempdir()?;
-            (t.path().to_path_buf(), Some(t))
-        }
+    // The outputs (report, notices, flows) stay for the user to open.
+    let data: PathBuf = match a.data {
+        Some(d) => d,
+        None => tempfile::Builder::new()
+            .prefix("flowhound-demo-")
+            .tempdir()?
+            .keep(),
     };
     std::fs::create_dir_all(&data)?;
     let plan = DayPlan::new(super::generate::day_start(None));
@@ -248,18 +260,117 @@ pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
                 svg: None,
                 output: Format::Table,
             },
-            enricher,
+            enricher.clone(),
             Some(&config),
         )?;
     }
-    println!("\nNext: flowhound --config {config_path} detect --data {data_arg} -o json");
-    println!("      flowhound query --data {data_arg} -s dstport/flows 'src ip 10.0.0.25'");
-    if keep.is_some() {
-        println!(
-            "(run with --data DIR to keep the flows; this temporary directory is removed now)"
-        );
+    let jobs = Jobs {
+        data: data.clone(),
+        rules: set.rules.clone(),
+        ctx: ctx.clone(),
+        notify: super::cases::notify_config(Some(&config.path))?,
+        config_label: Some(config_path.clone()),
+    };
+    let bot = found
+        .alerts
+        .iter()
+        .find(|a| a.rule == "spam-bot")
+        .map(|a| a.host.to_string());
+    let bot_case = desk(&jobs, &config, &found, bot.as_deref())?;
+    let day_text = chrono::DateTime::from_timestamp_millis(plan.start_ms)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let report_dir = data.join("report");
+    let rday = flowhound_report::ReportDay::parse(&day_text, &config.site)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = jobs
+        .smtp_report(&rday, &found, 20)
+        .map_err(super::report::job_err)?;
+    let written = report
+        .write(&report_dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "\nThe daily SMTP report: flowhound --config {config_path} report smtp --data {data_arg} --day {day_text} --out DIR"
+    );
+    println!("{}", report.summary());
+    println!(
+        "  {} (open it in a browser), report.json and {} CSV files beside it",
+        written
+            .first()
+            .map_or(report_dir.clone(), |p| p.clone())
+            .display(),
+        written.len().saturating_sub(2)
+    );
+    println!("\nNext: flowhound --config {config_path} cases list --data {data_arg}");
+    if let Some(id) = bot_case {
+        println!("      flowhound --config {config_path} cases show {id} --data {data_arg}");
     }
+    println!("      flowhound --config {config_path} detect --data {data_arg} -o json");
+    println!("      flowhound query --data {data_arg} -s dstport/flows 'src ip 10.0.0.25'");
+    println!("Everything is in {data_arg}: remove it when you are done.");
     Ok(())
+}
+
+/// The abuse desk on the day's alerts: cases linked to the owner, the
+/// notices due written as .eml files (dry run, nothing is sent). Returns
+/// the spam bot's case, if one was opened.
+fn desk(
+    jobs: &Jobs,
+    config: &Config,
+    found: &flowhound_detect::Detection,
+    bot: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let outbox = jobs.data.join("notices");
+    let now_flow = found
+        .alerts
+        .iter()
+        .map(|a| a.window_end_ms)
+        .max()
+        .unwrap_or(0);
+    let (up, sent, _) = jobs
+        .update_cases(
+            found,
+            now_flow,
+            &flowhound_cases::Mailer::dry_run(&outbox),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .map_err(super::report::job_err)?;
+    let owners = up
+        .opened
+        .iter()
+        .filter(|c| {
+            c.host.parse().is_ok_and(|a: std::net::IpAddr| {
+                config.site.is_internal(flowhound_model::addr_from_ip(a))
+            })
+        })
+        .count();
+    println!(
+        "\nThe abuse desk: flowhound --config {} cases update --data {} --dry-run DIR",
+        config.path.display(),
+        jobs.data.display()
+    );
+    println!(
+        "{} cases opened ({owners} on the site's own machines, linked to their owner in the inventory; \
+         the rest are outside attackers, reported to the desk). {} messages written, not sent, in {}:",
+        up.opened.len(),
+        sent.sent.len(),
+        outbox.display()
+    );
+    for s in sent.sent.iter().take(3) {
+        println!("  {} {:<12} to {}", s.case, s.label, s.to);
+    }
+    if sent.sent.len() > 3 {
+        println!("  …");
+    }
+    println!(
+        "A problem that persists gets a second notice a day later; after two, the desk is told to suspend the account."
+    );
+    Ok(bot.and_then(|b| {
+        up.opened
+            .iter()
+            .find(|c| c.host == b && c.category == "spam")
+            .map(|c| c.case.clone())
+    }))
 }
 
 /// The demo's senders stop by count, never by signal.
