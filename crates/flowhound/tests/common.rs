@@ -269,3 +269,109 @@ pub fn fmt_ms(ms: i64) -> String {
         .format("%Y-%m-%d %H:%M:%S%.3f")
         .to_string()
 }
+
+/// A real SMTP server (Python's aiosmtpd, installed by scripts/test.sh) on
+/// 127.0.0.1, saving every message it receives as a file with its envelope
+/// (`X-MailFrom`, `X-RcptTo`) on top. Stopped when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl SmtpSink {
+    pub fn start(dir: &Path) -> SmtpSink {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+            l.local_addr().expect("addr").port()
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the SMTP test server (scripts/test.sh installs aiosmtpd)");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let out = child.stdout.take().expect("stdout");
+            std::io::BufReader::new(out)
+                .read_line(&mut line)
+                .expect("read");
+        }
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP test server did not start (is aiosmtpd installed?)"
+        );
+        SmtpSink {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+        }
+    }
+
+    /// The messages received so far, in order, as they came (with the
+    /// envelope on top).
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("read message"))
+            .collect()
+    }
+
+    /// The text of message `i` (0-based) as a mail client shows it: every
+    /// text part decoded, plain first.
+    pub fn text(&self, i: usize) -> String {
+        let path = self.dir.join(format!("{:04}.json", i + 1));
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("the decoded message"))
+                .expect("json");
+        v["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Wait until `n` messages are in (at most `limit`).
+    pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let m = self.messages();
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A header of a received message (the first one of that name).
+pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}

@@ -82,4 +82,49 @@ fn the_demo_finds_the_spam_bot() {
         ],
     );
     assert_eq!(top["statistics"][0]["rows"][0]["srcip"], addr);
+
+    // The abuse desk: the bot's case, its notice to the owner as an .eml
+    // file (dry run), and the daily SMTP report with the bot in it.
+    let notices: Vec<String> = std::fs::read_dir(data.join("notices"))
+        .expect("the demo writes its notices")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    let bot_notice = notices
+        .iter()
+        .find(|m| m.contains(&format!("your computer {addr}")))
+        .unwrap_or_else(|| panic!("no notice about {addr} in {} messages", notices.len()));
+    assert!(
+        bot_notice.contains("To: it-helpdesk@campus.example"),
+        "{bot_notice}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.join("report/report.json")).expect("report.json"),
+    )
+    .expect("json");
+    let senders = report["top_senders"]["rows"].as_array().expect("rows");
+    assert!(senders.iter().any(|r| r["srcip"] == addr), "{senders:?}");
+    assert!(report["open_cases"]["rows"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .any(|c| c["host"] == addr && c["category"] == "spam"));
+    assert!(data.join("report/report.html").exists());
+    // The next command it suggests opens the bot's case.
+    let show = text
+        .lines()
+        .find(|l| l.contains("cases show FH-"))
+        .unwrap_or_else(|| panic!("no `cases show` suggested in:\n{text}"));
+    let id = show
+        .split_whitespace()
+        .find(|w| w.starts_with("FH-"))
+        .expect("a case id");
+    let out = run_ok(
+        Command::new(bin())
+            .args(["cases", "show", id, "-o", "json", "--data"])
+            .arg(&data),
+    );
+    let case: serde_json::Value = serde_json::from_slice(&out.stdout).expect("case JSON");
+    assert_eq!(case["host"], addr, "{case}");
+    assert_eq!(case["state"], "notified", "{case}");
+    assert_eq!(case["owner"], "Campus IT", "{case}");
 }

@@ -120,6 +120,79 @@ fn a_spam_bot_is_found_and_its_evidence_reproduces_in_query() {
         "{table}"
     );
     assert!(table.contains("flowhound query --data"), "{table}");
+
+    // A blocklist in Spamhaus DROP's format holding the bot's busiest
+    // destination: the bot is flagged for talking to it, and that alert's
+    // filter reproduces its evidence too.
+    let out = run_ok(
+        Command::new(bin())
+            .args([
+                "query",
+                "-o",
+                "json",
+                "-s",
+                "dstip/flows",
+                "-n",
+                "1",
+                "--data",
+            ])
+            .arg(&data)
+            .arg(format!("src ip {bot}")),
+    );
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).expect("query JSON");
+    let listed = q["statistics"][0]["rows"][0]["dstip"]
+        .as_str()
+        .expect("a destination")
+        .to_string();
+    std::fs::write(
+        dir.path().join("drop.txt"),
+        format!("; Spamhaus DROP List (test)\n; Expires: never\n{listed}/32 ; SBL000001\n203.0.113.0/24 ; SBL000002\n"),
+    )
+    .expect("drop.txt");
+    let cfg2 = dir.path().join("site-drop.toml");
+    std::fs::write(
+        &cfg2,
+        format!(
+            "{}[[detect.blocklist]]\nname = \"drop\"\nfile = \"drop.txt\"\n",
+            std::fs::read_to_string(&cfg).expect("config")
+        ),
+    )
+    .expect("config");
+    let out = run_ok(
+        Command::new(bin())
+            .arg("--config")
+            .arg(&cfg2)
+            .args(["detect", "-o", "json", "--data"])
+            .arg(&data),
+    );
+    let alerts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let listed_alerts: Vec<&serde_json::Value> = alerts
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|a| a["rule"] == "drop-to")
+        .collect();
+    assert!(!listed_alerts.is_empty(), "{alerts:#}");
+    assert!(
+        listed_alerts.iter().all(|a| a["host"] == bot.as_str()),
+        "{alerts:#}"
+    );
+    let a = listed_alerts[0];
+    assert_eq!(a["category"], "blocklist");
+    let out = run_ok(
+        Command::new(bin())
+            .args(["query", "-o", "json", "-s", "srcip/flows", "-t"])
+            .arg(a["window"].as_str().expect("window"))
+            .arg("--data")
+            .arg(&data)
+            .arg(a["filter"].as_str().expect("filter")),
+    );
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).expect("query JSON");
+    assert_eq!(
+        q["statistics"][0]["rows"][0]["flows"].as_u64(),
+        a["flows"].as_u64(),
+        "the blocklist alert's filter reproduces it: {a}"
+    );
 }
 
 #[test]
