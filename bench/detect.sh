@@ -26,7 +26,22 @@ FH=${FH:-${CARGO_TARGET_DIR:-target}/release/flowhound}
 
 setup
 mkdir -p "$FHD"
-"$FH" collect -q --listen "127.0.0.1:$PORT" --data "$FHD" -B 32M 2>>"$WORK/collect.log" &
+# The whole pack runs only with a site that says what is foreign and a
+# country registry (mail-quiet-hours, the foreign shares): the real
+# registries beside the clone, stored at ingest as a live collector does.
+REG=$(cd ../shared/registry 2>/dev/null && pwd) || { echo "../shared/registry is missing" >&2; exit 1; }
+cat >"$WORK/site.toml" <<TOML
+[site]
+internal = ["10.0.0.0/16"]
+countries = ["US"]
+quiet_hours = "22:00-06:00"
+[roles]
+mail_servers = ["10.0.0.25"]
+[registry]
+country = "$REG/geo-whois-asn-country.mmdb"
+asn = ["$REG/asn-ipv4.csv", "$REG/asn-ipv6.csv"]
+TOML
+"$FH" --config "$WORK/site.toml" collect -q --listen "127.0.0.1:$PORT" --data "$FHD" -B 32M 2>>"$WORK/collect.log" &
 FHPID=$!
 wait_udp "$PORT"
 scale=$(echo "scale=6; 86400 * $RATE / $FLOWS" | bc)
@@ -40,13 +55,6 @@ kill -TERM "$FHPID"; wait "$FHPID" 2>/dev/null || true; FHPID=
 "$FH" compact --data "$FHD" --grace 0 >/dev/null 2>&1
 echo "sent $FLOWS flows in $(secs "$(echo "$e - $s" | bc)") s; stored $(fh_flows "$FHD")"
 
-cat >"$WORK/site.toml" <<TOML
-[site]
-internal = ["10.0.0.0/16"]
-quiet_hours = "22:00-06:00"
-[roles]
-mail_servers = ["10.0.0.25"]
-TOML
 W="2026/11/26.00:00:00-2026/11/27.00:00:00"
 det=() smtp=() full=()
 for i in $(seq "$REPS"); do
@@ -66,5 +74,8 @@ NRULES=$("$FH" detect --list-rules -o json | python3 -c 'import json,sys; print(
 echo "| \`detect\` (built-in pack, $NRULES rules) | $(secs "$T_DET") s | $(ratio "$T_DET" "$T_SMTP")× | $(ratio "$T_DET" "$T_FULL")× |"
 echo "| \`query -s srcip/flows 'proto tcp and dst port 25'\` | $(secs "$T_SMTP") s | 1 | |"
 echo "| \`query -s dstip/flows\` | $(secs "$T_FULL") s | | 1 |"
+SKIPPED=$("$FH" --config "$WORK/site.toml" detect -q --data "$FHD" -t "$W" -o json 2>&1 >/dev/null |
+  grep 'did not run' || true)
 echo
 echo "alerts: $ALERTS"
+echo "rules that did not run: ${SKIPPED:-none}"
