@@ -91,7 +91,7 @@ fn a_persisting_bot_is_noticed_twice_then_escalated_and_replays_change_nothing()
 
     let day1 = alert("10.0.7.42", DAY1 + 8 * H, 2);
     let u = desk
-        .apply(&[day1.clone()], &site, DAY1 + 24 * H)
+        .apply(std::slice::from_ref(&day1), &site, DAY1 + 24 * H)
         .expect("day 1");
     assert_eq!(u.opened.len(), 1);
     assert_eq!(u.notices.len(), 1);
@@ -117,7 +117,7 @@ fn a_persisting_bot_is_noticed_twice_then_escalated_and_replays_change_nothing()
 
     // The same day again: nothing new, nothing sent.
     let u = desk
-        .apply(&[day1.clone()], &site, DAY1 + 24 * H)
+        .apply(std::slice::from_ref(&day1), &site, DAY1 + 24 * H)
         .expect("replay");
     assert_eq!((u.new_alerts, u.known_alerts), (0, 1));
     assert!(u.opened.is_empty() && u.notices.is_empty());
@@ -136,7 +136,7 @@ fn a_persisting_bot_is_noticed_twice_then_escalated_and_replays_change_nothing()
     // Day 3: suspension recommended, the desk is told.
     let day3 = alert("10.0.7.42", DAY1 + 56 * H, 2);
     let u = desk
-        .apply(&[day3.clone()], &site, DAY1 + 72 * H)
+        .apply(std::slice::from_ref(&day3), &site, DAY1 + 72 * H)
         .expect("day 3");
     assert_eq!(u.escalated.len(), 1, "{u:?}");
     let d = desk.deliver(&mailer, 0).expect("deliver");
