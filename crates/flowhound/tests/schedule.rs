@@ -150,10 +150,7 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
     );
     assert!(report_mail.contains("text/html"), "{report_mail}");
     let shown = smtp.text(1);
-    assert!(
-        shown.contains(&format!("the busiest {bot}")),
-        "{shown}"
-    );
+    assert!(shown.contains(&format!("the busiest {bot}")), "{shown}");
     assert!(shown.contains("<svg"), "the page with its charts: {shown}");
 
     let dir = data.join("reports").join(&yesterday);
