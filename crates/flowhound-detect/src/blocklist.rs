@@ -44,6 +44,13 @@ pub fn parse_blocklist(text: &str, origin: &Path) -> Result<Vec<(Addr, Addr)>, D
         })?;
         out.push(range);
     }
+    if out.is_empty() {
+        return Err(DetectError::File {
+            file: origin.display().to_string(),
+            reason: "the blocklist holds no network (one CIDR a line, or DROP's \"CIDR ; SBL…\")"
+                .into(),
+        });
+    }
     Ok(out)
 }
 
@@ -106,8 +113,8 @@ pub fn blocklist_rules(
         category: "blocklist".into(),
         severity,
         references: Vec::new(),
-        // The whole list, so that the alert's filter reproduces its
-        // evidence in `flowhound query` (and nfdump).
+        // The whole list: a valid filter. An alert over stored flows
+        // narrows it to the networks its host reached (history.rs).
         filter_text: format!(
             "{} ip in [ {} ]",
             if dir == Direction::Dst { "dst" } else { "src" },
@@ -141,7 +148,7 @@ pub fn blocklist_rules(
 
 /// The fewest networks (`a.b.c.d/len`, `x::/len`) that cover `lo..=hi`
 /// exactly. IPv4 stays IPv4 (mapped addresses).
-fn cidrs_of(lo: Addr, hi: Addr) -> Vec<String> {
+pub(crate) fn cidrs_of(lo: Addr, hi: Addr) -> Vec<String> {
     let end_of = |at: Addr, bits: u32| {
         if bits >= 128 {
             u128::MAX
@@ -211,6 +218,15 @@ mod tests {
         );
         let parsed = flowhound_filter::parse(&rules[1].filter_text).expect("a valid filter");
         assert_eq!(parsed, rules[1].filter);
+    }
+
+    #[test]
+    fn an_empty_list_is_refused_naming_the_file() {
+        let e = parse_blocklist("; nothing yet\n\n", Path::new("drop.txt")).expect_err("empty");
+        assert!(
+            e.to_string().contains("drop.txt") && e.to_string().contains("no network"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -41,6 +41,61 @@ pub struct Detection {
     pub rules_run: usize,
 }
 
+/// The rule's filter as the alert shows it. A long list of networks (a
+/// blocklist: Spamhaus DROP has over a thousand) shrinks to the networks
+/// the host's flows reached, so that the alert carries a filter that shows
+/// exactly its evidence without the whole list.
+fn evidence_filter(
+    engine: &QueryEngine,
+    rule: &Rule,
+    host_flows: &Filter,
+) -> Result<String, DetectError> {
+    let Expr::Addr { dir, set } = &rule.filter.expr else {
+        return Ok(rule.filter_text.clone());
+    };
+    let (key, side) = match dir {
+        Direction::Dst => (Key::DstIp, "dst"),
+        Direction::Src => (Key::SrcIp, "src"),
+        _ => return Ok(rule.filter_text.clone()),
+    };
+    if set.ranges().len() <= 8 {
+        return Ok(rule.filter_text.clone());
+    }
+    let peers = engine.aggregate(
+        host_flows,
+        &Aggregate {
+            keys: vec![key],
+            distinct: vec![],
+            order: None,
+            limit: None,
+        },
+    )?;
+    let ranges = set.ranges();
+    let mut hit: Vec<(Addr, Addr)> = peers
+        .iter()
+        .filter_map(|r| match r.keys.first() {
+            Some(Value::Addr(a)) => {
+                let i = ranges.partition_point(|&(lo, _)| lo <= *a);
+                ranges
+                    .get(i.checked_sub(1)?)
+                    .filter(|&&(_, hi)| *a <= hi)
+                    .copied()
+            }
+            _ => None,
+        })
+        .collect();
+    hit.sort_unstable();
+    hit.dedup();
+    if hit.is_empty() {
+        return Ok(rule.filter_text.clone());
+    }
+    let nets: Vec<String> = hit
+        .into_iter()
+        .flat_map(|(lo, hi)| crate::blocklist::cidrs_of(lo, hi))
+        .collect();
+    Ok(format!("{side} ip in [ {} ]", nets.join(" ")))
+}
+
 /// Why a rule cannot run with this site and these flows, if it cannot.
 pub(crate) fn cannot_run(rule: &Rule, ctx: &Context, countries: bool) -> Option<String> {
     let w = &rule.when;
@@ -457,6 +512,7 @@ fn evidence(
     }
     let side = rule.key.name();
     let ip = addr_to_ip(inc.host);
+    let evidence = evidence_filter(&engine, rule, &filter)?;
     Ok(Some(Alert {
         host: ip,
         rule: rule.name.clone(),
@@ -481,7 +537,7 @@ fn evidence(
             .collect(),
         top_peers,
         foreign_percent,
-        filter: format!("({}) and {side} ip {ip}", rule.filter_text),
+        filter: format!("({evidence}) and {side} ip {ip}"),
         window: nfdump_window(inc.start_ms, inc.end_ms),
         references: rule.references.clone(),
     }))

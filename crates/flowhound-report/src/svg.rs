@@ -57,6 +57,16 @@ fn nice_max(max: u64) -> u64 {
 
 const FONT: &str = "font-family=\"sans-serif\" font-size=\"11\"";
 
+/// The opening tag of a chart, with its title for screen readers and hover.
+fn open_svg(width: f64, height: f64, title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
+         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
+         aria-label=\"{t}\"><title>{t}</title>",
+        t = escape(title)
+    )
+}
+
 /// Vertical bars side by side (flows per hour): labels under the bars,
 /// a value axis with four grid lines.
 pub(crate) fn columns(title: &str, bars: &[Bar]) -> String {
@@ -65,14 +75,7 @@ pub(crate) fn columns(title: &str, bars: &[Bar]) -> String {
     let width = left + slot * bars.len().max(1) as f64 + 12.0;
     let height = top + plot_h + bottom;
     let max = nice_max(bars.iter().map(|b| b.value).max().unwrap_or(0));
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-         aria-label=\"{t}\"><title>{t}</title>",
-        t = escape(title)
-    );
+    let mut s = open_svg(width, height, title);
     for i in 0..=4 {
         let v = max * i / 4;
         let y = top + plot_h - plot_h * i as f64 / 4.0;
@@ -115,14 +118,7 @@ pub(crate) fn rows(title: &str, bars: &[Bar]) -> String {
     let width = label_w + bar_w + 90.0;
     let height = top * 2.0 + row_h * bars.len().max(1) as f64;
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-         aria-label=\"{t}\"><title>{t}</title>",
-        t = escape(title)
-    );
+    let mut s = open_svg(width, height, title);
     for (i, b) in bars.iter().enumerate() {
         let y = top + row_h * i as f64;
         let w = (bar_w * b.value as f64 / max as f64).max(1.0);
@@ -158,14 +154,7 @@ pub(crate) fn stacked(title: &str, rows: &[(String, Vec<Bar>)]) -> String {
     let height = top * 2.0 + row_h * rows.len().max(1) as f64;
     let total = |parts: &[Bar]| parts.iter().map(|b| b.value).sum::<u64>();
     let max = rows.iter().map(|(_, p)| total(p)).max().unwrap_or(0).max(1);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" \
-         width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
-         aria-label=\"{t}\"><title>{t}</title>",
-        t = escape(title)
-    );
+    let mut s = open_svg(width, height, title);
     for (i, (label, parts)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         let _ = write!(

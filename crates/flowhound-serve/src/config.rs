@@ -197,10 +197,8 @@ impl ServeConfig {
             .map_err(ServeError::Rules)?
             .rules;
         let notify = NotifyConfig::parse(text, path)?;
-        let has_notify = toml::from_str::<toml::Table>(text)
-            .map(|t| t.contains_key("notify"))
-            .unwrap_or(false);
-        let schedules = parse_schedules(text, path, &base, &data_dir, has_notify)?;
+        let can_mail = notify.smtp.is_some() && notify.desk.is_some();
+        let schedules = parse_schedules(text, path, &base, &data_dir, can_mail)?;
         let ctx = Context {
             site: enrich.site,
             enricher,

@@ -45,6 +45,8 @@ pub const TAP_BATCHES: usize = 16;
 /// they stay in the store).
 pub const SINK_QUEUE: usize = 1024;
 const DAY_MS: i64 = 86_400_000;
+/// What the schedules ran, in the data directory.
+const SCHEDULE_STATE: &str = "schedule.json";
 
 /// Why serve cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -255,10 +257,10 @@ impl Serving {
     /// Stop: every received flow is written, every alert stored and handed
     /// to its sinks, then return.
     pub fn stop(self) -> Result<(), ServeError> {
-        // A job running now is finished first (the log says so).
-        if let Some((stop, h)) = self.scheduler {
+        // No new job starts; one running now finishes after the flows are
+        // written (it only reads them).
+        if let Some((stop, _)) = &self.scheduler {
             stop.store(true, Ordering::Relaxed);
-            let _ = h.join();
         }
         let collected = self.collector.stop();
         // The collector's end drops the tap: detection drains it and ends,
@@ -267,8 +269,13 @@ impl Serving {
         for s in self.sinks {
             let _ = s.join();
         }
+        let scheduled = match self.scheduler {
+            Some((_, h)) => h.join(),
+            None => Ok(()),
+        };
         collected?;
-        detected.map_err(|_| ServeError::Internal("the detection thread panicked".into()))
+        detected.map_err(|_| ServeError::Internal("the detection thread panicked".into()))?;
+        scheduled.map_err(|_| ServeError::Internal("the schedule thread panicked".into()))
     }
 }
 
@@ -289,6 +296,9 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
         opened.push(s.open(&config.base)?);
     }
     let db = AlertDb::open(&config.alerts_db)?;
+    // What the schedules ran, and how they mail: wrong, serve does not start.
+    let state = schedule::ScheduleState::load(&config.data_dir.join(SCHEDULE_STATE))?;
+    let mailer = flowhound_cases::Mailer::from_config(&config.jobs.notify)?;
     let windows: std::collections::HashMap<String, i64> = config
         .rules
         .iter()
@@ -362,7 +372,7 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
         let s = stop.clone();
         let h = std::thread::Builder::new()
             .name("schedule".into())
-            .spawn(move || schedule_loop(&config, &s))
+            .spawn(move || schedule_loop(&config, state, &mailer, &s))
             .map_err(|e| ServeError::Internal(e.to_string()))?;
         Some((stop, h))
     };
@@ -396,23 +406,15 @@ pub fn run(config: ServeConfig, shutdown: &AtomicBool) -> Result<(), ServeError>
 }
 
 /// Run the `[[schedule]]` jobs as they fall due (checked every 20 s),
-/// until `stop`. What ran is kept in `DATA/schedule.json`.
-fn schedule_loop(config: &ServeConfig, stop: &AtomicBool) {
-    let state_path = config.data_dir.join("schedule.json");
-    let mut state = match schedule::ScheduleState::load(&state_path) {
-        Ok(s) => s,
-        Err(e) => {
-            error!(error = %e, "the schedules do not run");
-            return;
-        }
-    };
-    let mailer = match flowhound_cases::Mailer::from_config(&config.jobs.notify) {
-        Ok(m) => m,
-        Err(e) => {
-            error!(error = %e, "the schedules do not run: [notify]");
-            return;
-        }
-    };
+/// until `stop`. What ran is kept in `DATA/schedule.json`, saved after
+/// each job. A job that panics is logged as failed; the others go on.
+fn schedule_loop(
+    config: &ServeConfig,
+    mut state: schedule::ScheduleState,
+    mailer: &flowhound_cases::Mailer,
+    stop: &AtomicBool,
+) {
+    let state_path = config.data_dir.join(SCHEDULE_STATE);
     for s in &config.schedules {
         info!(job = %s.key(), "scheduled");
     }
@@ -421,12 +423,28 @@ fn schedule_loop(config: &ServeConfig, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next {
             next = Instant::now() + Duration::from_secs(20);
-            let ran = schedule::run_due(&config.schedules, &mut state, &tz, now_ms(), |s, day| {
-                config.jobs.run(s, day, &mailer, now_ms())
-            });
-            if ran > 0 {
-                if let Err(e) = state.save(&state_path) {
-                    error!(error = %e, "cannot record what the schedules ran");
+            for s in &config.schedules {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let ran = schedule::run_due(
+                    std::slice::from_ref(s),
+                    &mut state,
+                    &tz,
+                    now_ms(),
+                    |s, day| {
+                        let job = std::panic::AssertUnwindSafe(|| {
+                            config.jobs.run(s, day, mailer, now_ms())
+                        });
+                        std::panic::catch_unwind(job).unwrap_or_else(|_| {
+                            Err(ServeError::Internal(format!("{} panicked", s.key())))
+                        })
+                    },
+                );
+                if ran > 0 {
+                    if let Err(e) = state.save(&state_path) {
+                        error!(error = %e, "cannot record what the schedules ran");
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! report = "smtp"          # the SMTP report of the day before
 //! at = "06:00"             # the site's time ([site] timezone; UTC by default)
 //! out = "reports"          # default DATA/reports; one directory per day
-//! mail = true              # mail it to [notify] desk (default: when [notify] is set)
+//! mail = true              # mail it to [notify] desk (default: when [notify] has smtp and desk)
 //! [[schedule]]
 //! cases = "update"         # the day before's detections into cases, notices due
 //! at = "06:30"
@@ -90,14 +90,14 @@ fn parse_at(s: &str) -> Option<u16> {
 }
 
 /// The `[[schedule]]` tables of the config `text` (read from `path`).
-/// `data` is where relative `out` directories default to; `notify` says
-/// whether the config has a `[notify]` table (mail's default).
+/// `data` is where relative `out` directories default to; `can_mail` says
+/// whether `[notify]` names an SMTP server and the desk (mail's default).
 pub fn parse_schedules(
     text: &str,
     path: &Path,
     base: &Path,
     data: &Path,
-    notify: bool,
+    can_mail: bool,
 ) -> Result<Vec<Schedule>, ServeError> {
     let file = path.display().to_string();
     let raw: RawTop = toml::from_str(text).map_err(|e| ServeError::Config {
@@ -120,7 +120,7 @@ pub fn parse_schedules(
                     .out
                     .as_deref()
                     .map_or_else(|| data.join("reports"), |o| base.join(o)),
-                mail: r.mail.unwrap_or(notify),
+                mail: r.mail.unwrap_or(can_mail),
             },
             (Some(report), None) => {
                 return Err(err(format!(
@@ -145,9 +145,10 @@ pub fn parse_schedules(
                     .into(),
             ));
         }
-        if matches!(job, Job::SmtpReport { mail: true, .. }) && !notify {
+        if matches!(job, Job::SmtpReport { mail: true, .. }) && !can_mail {
             return Err(err(
-                "mail = true needs a [notify] table (smtp, from, desk) to send it with".into(),
+                "mail = true needs [notify] smtp and desk: the server to send it with, and who gets it"
+                    .into(),
             ));
         }
         let at = r.at.as_deref().ok_or_else(|| {
@@ -155,7 +156,14 @@ pub fn parse_schedules(
         })?;
         let at_minute = parse_at(at)
             .ok_or_else(|| err(format!("at = {at:?}: expected HH:MM, e.g. \"06:00\"")))?;
-        out.push(Schedule { job, at_minute });
+        let schedule = Schedule { job, at_minute };
+        if out.iter().any(|o: &Schedule| o.key() == schedule.key()) {
+            return Err(err(format!(
+                "{} is scheduled twice: one table a job and time",
+                schedule.key()
+            )));
+        }
+        out.push(schedule);
     }
     Ok(out)
 }
@@ -296,6 +304,38 @@ mod tests {
             true,
         )
         .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn twice_the_same_job_and_time_or_mail_without_a_server_are_refused() {
+        let e = parse("[[schedule]]\nreport = \"smtp\"\nat = \"06:00\"\n[[schedule]]\nreport = \"smtp\"\nat = \"06:00\"\nout = \"x\"\n")
+            .expect_err("twice");
+        assert!(
+            e.contains("f.toml:4:") && e.contains("scheduled twice"),
+            "{e}"
+        );
+        let without = |text: &str| {
+            parse_schedules(
+                text,
+                Path::new("f.toml"),
+                Path::new("/etc"),
+                Path::new("/d"),
+                false,
+            )
+            .map_err(|e| e.to_string())
+        };
+        let e = without("[[schedule]]\nreport = \"smtp\"\nat = \"06:00\"\nmail = true\n")
+            .expect_err("no server");
+        assert!(e.contains("needs [notify] smtp and desk"), "{e}");
+        let s = without("[[schedule]]\nreport = \"smtp\"\nat = \"06:00\"\n").expect("parses");
+        assert_eq!(
+            s[0].job,
+            Job::SmtpReport {
+                out: PathBuf::from("/d/reports"),
+                mail: false
+            },
+            "not mailed when it cannot be"
+        );
     }
 
     #[test]

@@ -6,21 +6,18 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{bin, collect, free_udp_port, header, run_ok, terminate, SmtpSink};
-use flowhound_generate::{send_flows, Day, DayPlan, IncidentKind, Proto, Seed, SendConfig};
+use common::{bin, header, run_ok, SmtpSink};
+use flowhound_generate::{Day, DayPlan, IncidentKind, Seed};
 use serde_json::Value as Json;
 
 /// 2026-11-26 00:00 UTC.
 const DAY1_MS: i64 = 1_795_651_200_000;
 const DAY_MS: i64 = 86_400_000;
 const DAYS: [&str; 3] = ["2026-11-26", "2026-11-27", "2026-11-28"];
-
-static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Day `n` (0-based): the spam bot again, the look-alikes, a light
 /// background.
@@ -38,19 +35,6 @@ fn bot_of(day: &Day) -> String {
         .expect("the spam bot is seeded")
         .host
         .to_string()
-}
-
-/// The day through a real collector into `data`.
-fn collect_day(data: &Path, day: Day) {
-    let port = free_udp_port();
-    let collector = collect(port, data, &[]);
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut c = SendConfig::new(to, Proto::V9);
-    c.rate_flows_per_s = 150_000;
-    let sent = send_flows(&c, day, &NEVER).expect("send");
-    assert!(sent.flows > 10_000, "a day's worth: {}", sent.flows);
-    std::thread::sleep(Duration::from_millis(300));
-    terminate(collector);
 }
 
 fn flowhound(config: &Path, args: &[&str]) -> Json {
@@ -73,43 +57,28 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
 
     let first = day(0);
     let bot = bot_of(&first);
-    std::fs::write(
-        root.join("owners.csv"),
-        format!(
-            "network,owner,contact,account\n10.0.0.0/16,Campus IT,it-helpdesk@campus.example,CAMPUS\n\
-             {bot}/32,Dana Student,dana@campus.example,acct-dana\n"
-        ),
-    )
-    .expect("owners");
-    let mut text = String::from(
-        "[site]\ninternal = [\"10.0.0.0/16\"]\ntimezone = \"UTC\"\nquiet_hours = \"22:00-06:00\"\n[roles]\n",
-    );
-    for (role, hosts) in first.site_roles() {
-        let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-        text.push_str(&format!("{role} = [{}]\n", list.join(", ")));
-    }
     // With the registry, the notices name the destinations' countries.
     let registry = common::shared_registry();
-    if let Some(r) = &registry {
-        text.push_str(&format!(
+    let extra = registry.as_ref().map_or(String::new(), |r| {
+        format!(
             "[registry]\ncountry = \"{}/geo-whois-asn-country.mmdb\"\n",
             r.display()
-        ));
-    }
-    text.push_str(&format!(
-        "[inventory]\nowners = \"owners.csv\"\n[notify]\nsmtp = \"127.0.0.1:{}\"\n\
-         from = \"abuse@campus.example\"\ndesk = \"abuse-desk@campus.example\"\n\
-         renotify_after = \"24h\"\nmax_notices = 2\n",
-        smtp.port
-    ));
-    let config = root.join("site.toml");
-    std::fs::write(&config, text).expect("config");
+        )
+    });
+    let config = common::desk_site(
+        &root,
+        &first,
+        &bot,
+        smtp.port,
+        &format!("renotify_after = \"24h\"\nmax_notices = 2\n{extra}"),
+    );
 
     let mut received = 0;
     for (n, name) in DAYS.iter().enumerate() {
         let today = day(n as i64);
         assert_eq!(bot_of(&today), bot, "the same bot every day");
-        collect_day(&data, today);
+        let sent = common::collect_day(&data, today);
+        assert!(sent > 10_000, "a day's worth: {sent}");
         let window = format!(
             "{name}T00:00:00Z/{}",
             DAYS.get(n + 1)

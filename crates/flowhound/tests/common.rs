@@ -281,38 +281,40 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start(dir: &Path) -> SmtpSink {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-            l.local_addr().expect("addr").port()
-        };
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the SMTP test server (scripts/test.sh installs aiosmtpd)");
-        let mut line = String::new();
-        {
-            use std::io::BufRead;
-            let out = child.stdout.take().expect("stdout");
-            std::io::BufReader::new(out)
-                .read_line(&mut line)
-                .expect("read");
+        // A port free a moment ago may be taken before Python binds it:
+        // try a few.
+        for _ in 0..5 {
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+                l.local_addr().expect("addr").port()
+            };
+            let mut child = Command::new("python3")
+                .arg(&script)
+                .arg(port.to_string())
+                .arg(dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("python3 runs the SMTP test server (scripts/test.sh installs aiosmtpd)");
+            let mut line = String::new();
+            {
+                use std::io::BufRead;
+                let out = child.stdout.take().expect("stdout");
+                let _ = std::io::BufReader::new(out).read_line(&mut line);
+            }
+            if line.trim() == "ready" {
+                return SmtpSink {
+                    port,
+                    dir: dir.to_path_buf(),
+                    child,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the SMTP test server did not start (is aiosmtpd installed?)"
-        );
-        SmtpSink {
-            port,
-            dir: dir.to_path_buf(),
-            child,
-        }
+        panic!("the SMTP test server did not start (its error is above; is aiosmtpd installed?)");
     }
 
     /// The messages received so far, in order, as they came (with the
@@ -374,4 +376,54 @@ pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case(name).then_some(v.trim())
     })
+}
+
+/// The site config of the desk tests, written into `root` with its owners
+/// file: the campus network, the generated day's roles, `bot` owned by
+/// Dana (a /32 inside Campus IT's /16: the longest prefix wins), notices
+/// through the SMTP server on `smtp_port`, and `extra` at the end.
+pub fn desk_site(
+    root: &Path,
+    day: &flowhound_generate::Day,
+    bot: &str,
+    smtp_port: u16,
+    extra: &str,
+) -> std::path::PathBuf {
+    std::fs::write(
+        root.join("owners.csv"),
+        format!(
+            "network,owner,contact,account\n10.0.0.0/16,Campus IT,it-helpdesk@campus.example,CAMPUS\n\
+             {bot}/32,Dana Student,dana@campus.example,acct-dana\n"
+        ),
+    )
+    .expect("owners");
+    let mut text = String::from(
+        "[site]\ninternal = [\"10.0.0.0/16\"]\ntimezone = \"UTC\"\nquiet_hours = \"22:00-06:00\"\n[roles]\n",
+    );
+    for (role, hosts) in day.site_roles() {
+        let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+        text.push_str(&format!("{role} = [{}]\n", list.join(", ")));
+    }
+    text.push_str(&format!(
+        "[inventory]\nowners = \"owners.csv\"\n[notify]\nsmtp = \"127.0.0.1:{smtp_port}\"\n\
+         from = \"abuse@campus.example\"\ndesk = \"abuse-desk@campus.example\"\n{extra}"
+    ));
+    let config = root.join("site.toml");
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// A generated day sent (v9, 150 k flows/s) through a real `flowhound
+/// collect` into `data`, which is stopped once it wrote every flow.
+pub fn collect_day(data: &Path, day: flowhound_generate::Day) -> u64 {
+    static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let port = free_udp_port();
+    let collector = collect(port, data, &[]);
+    let to: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut c = flowhound_generate::SendConfig::new(to, flowhound_generate::Proto::V9);
+    c.rate_flows_per_s = 150_000;
+    let sent = flowhound_generate::send_flows(&c, day, &NEVER).expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(collector);
+    sent.flows
 }

@@ -7,14 +7,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{bin, collect, free_udp_port, run_ok, shared_registry, terminate};
-use flowhound_generate::{send_flows, Day, DayPlan, IncidentKind, Proto, Seed, SendConfig};
+use common::{bin, run_ok, shared_registry};
+use flowhound_generate::{Day, DayPlan, IncidentKind, Seed};
 use serde_json::Value as Json;
 
 /// 2026-11-26 00:00 UTC.
@@ -31,8 +30,6 @@ struct Fixture {
     registry: bool,
     report: Json,
 }
-
-static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The seeded day (a light background, every incident and look-alike)
 /// through the real collector, then `flowhound report smtp` on it: once
@@ -80,15 +77,8 @@ fn fixture() -> &'static Fixture {
         let config = root.join("site.toml");
         std::fs::write(&config, text).expect("config");
 
-        let port = free_udp_port();
-        let collector = collect(port, &data, &[]);
-        let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let mut c = SendConfig::new(to, Proto::V9);
-        c.rate_flows_per_s = 150_000;
-        let sent = send_flows(&c, day, &NEVER).expect("send");
-        assert!(sent.flows > 50_000, "a day's worth: {}", sent.flows);
-        std::thread::sleep(Duration::from_millis(500));
-        terminate(collector);
+        let sent = common::collect_day(&data, day);
+        assert!(sent > 50_000, "a day's worth: {sent}");
 
         let out = root.join("out");
         let printed = run_ok(

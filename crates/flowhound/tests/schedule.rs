@@ -5,18 +5,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{bin, collect, free_udp_port, header, stderr_file, terminate, SmtpSink};
-use flowhound_generate::{send_flows, Day, DayPlan, IncidentKind, Proto, Seed, SendConfig};
+use common::{bin, free_udp_port, header, stderr_file, terminate, SmtpSink};
+use flowhound_generate::{Day, DayPlan, IncidentKind, Seed};
 use serde_json::Value as Json;
 
 const DAY_MS: i64 = 86_400_000;
-
-static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `flowhound serve`, killed if the test fails before it stops it.
 struct Serve(Option<std::process::Child>);
@@ -58,11 +55,19 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
     let data = root.join("data");
     let smtp = SmtpSink::start(&root.join("received"));
 
-    // Yesterday, UTC (the site's time zone here).
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
+    // Yesterday, UTC (the site's time zone here): the test and serve must
+    // agree on it, so not in the last minutes before midnight.
+    let clock = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64
+    };
+    let to_midnight = DAY_MS - clock().rem_euclid(DAY_MS);
+    if to_midnight < 180_000 {
+        std::thread::sleep(Duration::from_millis(to_midnight as u64 + 5_000));
+    }
+    let now = clock();
     let yesterday_ms = now.div_euclid(DAY_MS) * DAY_MS - DAY_MS;
     let yesterday = chrono::DateTime::from_timestamp_millis(yesterday_ms)
         .expect("date")
@@ -80,43 +85,21 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
         .host
         .to_string();
 
-    std::fs::write(
-        root.join("owners.csv"),
-        format!(
-            "network,owner,contact,account\n10.0.0.0/16,Campus IT,it-helpdesk@campus.example,CAMPUS\n\
-             {bot}/32,Dana Student,dana@campus.example,acct-dana\n"
-        ),
-    )
-    .expect("owners");
-    let mut text = String::from(
-        "[site]\ninternal = [\"10.0.0.0/16\"]\ntimezone = \"UTC\"\nquiet_hours = \"22:00-06:00\"\n[roles]\n",
-    );
-    for (role, hosts) in day.site_roles() {
-        let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-        text.push_str(&format!("{role} = [{}]\n", list.join(", ")));
-    }
     let serve_port = free_udp_port();
-    text.push_str(&format!(
-        "[inventory]\nowners = \"owners.csv\"\n\
-         [notify]\nsmtp = \"127.0.0.1:{}\"\nfrom = \"abuse@campus.example\"\n\
-         desk = \"abuse-desk@campus.example\"\n\
-         [serve]\nlisten = [\"127.0.0.1:{serve_port}\"]\ndata = \"data\"\n\
-         [[schedule]]\ncases = \"update\"\nat = \"00:00\"\n\
-         [[schedule]]\nreport = \"smtp\"\nat = \"00:00\"\n",
-        smtp.port
-    ));
-    let config = root.join("site.toml");
-    std::fs::write(&config, text).expect("config");
+    let config = common::desk_site(
+        &root,
+        &day,
+        &bot,
+        smtp.port,
+        &format!(
+            "[serve]\nlisten = [\"127.0.0.1:{serve_port}\"]\ndata = \"data\"\n\
+             [[schedule]]\ncases = \"update\"\nat = \"00:00\"\n\
+             [[schedule]]\nreport = \"smtp\"\nat = \"00:00\"\n"
+        ),
+    );
 
     // Yesterday's flows, through the real collector.
-    let port = free_udp_port();
-    let collector = collect(port, &data, &[]);
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut c = SendConfig::new(to, Proto::V9);
-    c.rate_flows_per_s = 150_000;
-    send_flows(&c, day, &NEVER).expect("send");
-    std::thread::sleep(Duration::from_millis(300));
-    terminate(collector);
+    common::collect_day(&data, day);
 
     // serve starts after 00:00: both jobs are due for yesterday at once,
     // in the order of the config.
@@ -169,12 +152,12 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
             .any(|c| c["host"] == bot.as_str() && c["state"] == "notified"),
         "the report lists the case the job before it opened: {cases:?}"
     );
+    server.stop();
     let state: Json =
         serde_json::from_slice(&std::fs::read(data.join("schedule.json")).expect("schedule.json"))
             .expect("json");
     assert_eq!(state["done"]["cases update at 00:00"], yesterday.as_str());
     assert_eq!(state["done"]["report smtp at 00:00"], yesterday.as_str());
-    server.stop();
 
     // A restart: the day ran already, nothing is sent again.
     let server = Serve::start(&config, &data);

@@ -75,7 +75,7 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
     let window = super::query::window_arg(a.window.as_deref())?;
     let found = jobs
         .detect(window.unwrap_or(TimeWindow::new(0, i64::MAX)))
-        .map_err(super::report::job_err)?;
+        .map_err(super::serve::serve_err)?;
     for (rule, why) in &found.skipped {
         eprintln!("flowhound: rule {rule} did not run: {why}");
     }
@@ -87,7 +87,7 @@ fn update(a: CasesUpdateArgs, config: Option<&Path>) -> anyhow::Result<()> {
         .unwrap_or(i64::MIN);
     let (up, sent, database) = jobs
         .update_cases(&found, now_flow, &mailer, now_ms())
-        .map_err(super::report::job_err)?;
+        .map_err(super::serve::serve_err)?;
 
     let mut out = std::io::stdout().lock();
     match a.output {

@@ -285,7 +285,7 @@ pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let report = jobs
         .smtp_report(&rday, &found, 20)
-        .map_err(super::report::job_err)?;
+        .map_err(super::serve::serve_err)?;
     let written = report
         .write(&report_dir)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -334,7 +334,7 @@ fn desk(
             &flowhound_cases::Mailer::dry_run(&outbox),
             chrono::Utc::now().timestamp_millis(),
         )
-        .map_err(super::report::job_err)?;
+        .map_err(super::serve::serve_err)?;
     let owners = up
         .opened
         .iter()

@@ -8,7 +8,6 @@ use std::path::Path;
 use flowhound_detect::Context;
 use flowhound_report::{ReportDay, ReportError};
 use flowhound_serve::jobs::Jobs;
-use flowhound_serve::ServeError;
 use flowhound_store::TimeWindow;
 
 use crate::args::{ReportCommand, ReportSmtpArgs};
@@ -22,15 +21,6 @@ pub fn run(c: ReportCommand, config: Option<&Path>) -> anyhow::Result<()> {
 
 /// User errors (a bad day, no data directory) exit with status 2.
 fn report_err(e: ReportError) -> anyhow::Error {
-    if e.is_user() {
-        user(e.to_string())
-    } else {
-        e.into()
-    }
-}
-
-/// User errors exit with status 2.
-pub fn job_err(e: ServeError) -> anyhow::Error {
     if e.is_user() {
         user(e.to_string())
     } else {
@@ -67,11 +57,13 @@ fn smtp(a: ReportSmtpArgs, config: Option<&Path>) -> anyhow::Result<()> {
     }
     let detection = jobs
         .detect(TimeWindow::new(day.start_ms, day.end_ms))
-        .map_err(job_err)?;
+        .map_err(super::serve::serve_err)?;
     for (rule, why) in &detection.skipped {
         eprintln!("flowhound: rule {rule} did not run: {why}");
     }
-    let report = jobs.smtp_report(&day, &detection, a.top).map_err(job_err)?;
+    let report = jobs
+        .smtp_report(&day, &detection, a.top)
+        .map_err(super::serve::serve_err)?;
     for path in report.write(&a.out).map_err(report_err)? {
         println!("{}", path.display());
     }

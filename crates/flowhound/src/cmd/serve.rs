@@ -8,7 +8,8 @@ use tracing::info;
 
 use crate::units::user;
 
-fn serve_err(e: ServeError) -> anyhow::Error {
+/// User errors (the config's) exit with status 2.
+pub fn serve_err(e: ServeError) -> anyhow::Error {
     if e.is_user() {
         user(e.to_string())
     } else {
