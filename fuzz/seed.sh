@@ -185,13 +185,59 @@ seed_compaction_record() {
     count "$out"
 }
 
-targets=${*:-"decode_v5 decode_v9 decode_ipfix import_pcap filter_parse parse_window enrich_config wal_segment compaction_record"}
+# detect_rules: the built-in pack, one rule of it at a time, and
+# blocklists in each format detect reads.
+seed_detect_rules() {
+    out=$here/corpus/detect_rules
+    mkdir -p "$out"
+    pack=$root/crates/flowhound-detect/rules/builtin.toml
+    cp "$pack" "$out/builtin.toml"
+    awk -v out="$out" '/^\[\[rule\]\]/ { n++ } n { print > (out "/rule_" n ".toml") }' "$pack"
+    printf '; Spamhaus DROP List\n; Expires: never\n192.0.2.0/24 ; SBL000001\n198.51.100.0/25 ; SBL2\n' > "$out/drop.txt"
+    printf '{"cidr":"192.0.2.0/24","sblid":"SBL000001","rir":"arin"}\n{"type":"metadata"}\n' > "$out/drop.json"
+    printf '10.0.0.1\n2001:db8::/32\n# comment\n\n203.0.113.0/24\n' > "$out/plain.txt"
+    count "$out"
+}
+
+# desk_config: the built-in notice templates, a full [notify] table and
+# [[schedule]] tables.
+seed_desk_config() {
+    out=$here/corpus/desk_config
+    mkdir -p "$out"
+    cp "$root"/crates/flowhound-cases/templates/*.txt "$out/"
+    cat > "$out/notify.toml" <<'TOML'
+[notify]
+smtp = "127.0.0.1:25"
+starttls = "opportunistic"
+user = "flowhound"
+password = "secret"
+from = "abuse@example.net"
+desk = "abuse-desk@example.net"
+renotify_after = "24h"
+max_notices = 2
+resolve_after = "72h"
+suspend_command = "/usr/local/bin/suspend"
+[cases]
+database = "cases.sqlite"
+[[schedule]]
+report = "smtp"
+at = "06:00"
+out = "reports"
+mail = true
+[[schedule]]
+cases = "update"
+at = "06:30"
+TOML
+    count "$out"
+}
+
+targets=${*:-"decode_v5 decode_v9 decode_ipfix import_pcap filter_parse parse_window enrich_config wal_segment compaction_record detect_rules desk_config"}
 for t in $targets; do
     case $t in
         decode_v5) seed_decode v5 netflow5 ;;
         decode_v9) seed_decode v9 netflow9 ;;
         decode_ipfix) seed_decode ipfix ipfix ;;
-        import_pcap | filter_parse | parse_window | enrich_config | wal_segment | compaction_record) "seed_$t" ;;
+        import_pcap | filter_parse | parse_window | enrich_config | wal_segment | compaction_record | detect_rules | desk_config) "seed_$t" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
 done
