@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use flowhound_cases::NotifyConfig;
 use flowhound_detect::sink::SinkConfig;
-use flowhound_detect::{Context, Rule, RuleSet};
+use flowhound_detect::{Context, RuleSet};
 use flowhound_model::Enricher;
 use serde::Deserialize;
 
@@ -65,13 +65,10 @@ pub struct ServeConfig {
     pub sinks: Vec<SinkConfig>,
     /// The directory relative sink paths are relative to.
     pub base: PathBuf,
-    /// The rules that run.
-    pub rules: Vec<Rule>,
-    /// The site inventory and registries.
-    pub ctx: Context,
     /// The daily jobs of `[[schedule]]`, in the order of the config.
     pub schedules: Vec<Schedule>,
-    /// What the jobs read: the rules, the site, `[notify]` and `[cases]`.
+    /// The rules, the site and its registries (live detection reads them
+    /// too), `[notify]` and `[cases]`.
     pub jobs: Jobs,
 }
 
@@ -89,7 +86,7 @@ impl ServeConfig {
             alerts_db: data_dir.join("alerts.sqlite"),
             jobs: Jobs {
                 data: data_dir.clone(),
-                rules: rules.clone(),
+                rules,
                 ctx: Context::default(),
                 notify: NotifyConfig::default(),
                 config_label: None,
@@ -99,8 +96,6 @@ impl ServeConfig {
             file_interval: Duration::from_secs(60),
             sinks: Vec::new(),
             base: PathBuf::from("."),
-            rules,
-            ctx: Context::default(),
             schedules: Vec::new(),
         })
     }
@@ -212,14 +207,12 @@ impl ServeConfig {
             base,
             jobs: Jobs {
                 data: data_dir.clone(),
-                rules: rules.clone(),
-                ctx: ctx.clone(),
+                rules,
+                ctx,
                 notify,
                 config_label: Some(path.display().to_string()),
             },
             data_dir,
-            rules,
-            ctx,
             schedules,
         })
     }
@@ -255,7 +248,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/etc/fh/d"));
         assert_eq!(c.alerts_db, PathBuf::from("/etc/fh/d/alerts.sqlite"));
         assert_eq!(c.metrics, None);
-        assert!(c.rules.iter().any(|r| r.name == "spam-bot"));
+        assert!(c.jobs.rules.iter().any(|r| r.name == "spam-bot"));
     }
 
     #[test]

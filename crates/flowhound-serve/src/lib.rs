@@ -288,7 +288,7 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
             source,
         })
     })?;
-    if let Some(e) = &config.ctx.enricher {
+    if let Some(e) = &config.jobs.ctx.enricher {
         e.ready().map_err(ServeError::Enrich)?;
     }
     let mut opened = Vec::new();
@@ -300,13 +300,14 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
     let state = schedule::ScheduleState::load(&config.data_dir.join(SCHEDULE_STATE))?;
     let mailer = flowhound_cases::Mailer::from_config(&config.jobs.notify)?;
     let windows: std::collections::HashMap<String, i64> = config
+        .jobs
         .rules
         .iter()
         .map(|r| (r.name.clone(), r.window_ms))
         .collect();
     let detector = LiveDetector::with_store(
-        config.rules.clone(),
-        config.ctx.clone(),
+        config.jobs.rules.clone(),
+        config.jobs.ctx.clone(),
         Box::new(LocalStore::new(&config.data_dir)),
     );
     for (rule, why) in detector.skipped() {
@@ -349,7 +350,7 @@ pub fn start(config: ServeConfig) -> Result<Serving, ServeError> {
     let (tap_tx, tap_rx) = bounded::<RecordBatch>(TAP_BATCHES);
     let mut collect = CollectConfig::new(config.listen.clone(), config.data_dir.clone());
     collect.metrics = config.metrics;
-    collect.enricher = config.ctx.enricher.clone();
+    collect.enricher = config.jobs.ctx.enricher.clone();
     collect.file_interval = config.file_interval;
     collect.tap = Some(tap_tx);
     let detection = {
@@ -418,7 +419,7 @@ fn schedule_loop(
     for s in &config.schedules {
         info!(job = %s.key(), "scheduled");
     }
-    let tz = config.ctx.site.timezone().clone();
+    let tz = config.jobs.ctx.site.timezone().clone();
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next {
