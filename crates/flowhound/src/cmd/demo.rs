@@ -15,6 +15,7 @@ use flowhound_enrich::Config;
 use flowhound_generate::{send_flows, Day, DayPlan, Proto, Seed, SendConfig};
 use flowhound_model::Enricher;
 use flowhound_serve::jobs::Jobs;
+use flowhound_store::TimeWindow;
 
 use crate::args::{DemoArgs, Format, HostArgs, QueryArgs, QueryFormat, SummaryArgs};
 
@@ -187,12 +188,21 @@ pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
 
     let config_path = config.path.display().to_string();
     println!("\nWhat is compromised? flowhound --config {config_path} detect --data {data_arg}\n");
-    let set = RuleSet::load(Some(&config.path), &[]).map_err(super::detect::detect_err)?;
-    let ctx = Context {
-        site: config.site.clone(),
-        enricher: enricher.clone(),
+    let jobs = Jobs {
+        data: data.clone(),
+        rules: RuleSet::load(Some(&config.path), &[])
+            .map_err(super::detect::detect_err)?
+            .rules,
+        ctx: Context {
+            site: config.site.clone(),
+            enricher: enricher.clone(),
+        },
+        notify: super::cases::notify_config(Some(&config.path))?,
+        config_label: Some(config_path.clone()),
     };
-    let found = super::detect::detect_with(&data, None, &set, &ctx)?;
+    let found = jobs
+        .detect(TimeWindow::new(0, i64::MAX))
+        .map_err(super::serve::serve_err)?;
     for (rule, why) in &found.skipped {
         println!("(rule {rule} did not run: {why})");
     }
@@ -244,15 +254,19 @@ pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
         lookalikes.len()
     );
 
-    if let Some(bot) = found.alerts.iter().find(|a| a.rule == "spam-bot") {
-        let bot = bot.host.to_string();
+    let bot = found
+        .alerts
+        .iter()
+        .find(|a| a.rule == "spam-bot")
+        .map(|a| a.host.to_string());
+    if let Some(bot) = &bot {
         println!(
             "\n{bot} is not the site's mail server, yet it sent SMTP to thousands of servers: \
              a spam bot. Its story: flowhound host {bot} --data {data_arg}\n"
         );
         super::host::report(
             HostArgs {
-                address: bot,
+                address: bot.clone(),
                 data: data.clone(),
                 window: None,
                 limit: 5,
@@ -264,25 +278,13 @@ pub fn run(a: DemoArgs, config: Option<&Path>) -> anyhow::Result<()> {
             Some(&config),
         )?;
     }
-    let jobs = Jobs {
-        data: data.clone(),
-        rules: set.rules.clone(),
-        ctx: ctx.clone(),
-        notify: super::cases::notify_config(Some(&config.path))?,
-        config_label: Some(config_path.clone()),
-    };
-    let bot = found
-        .alerts
-        .iter()
-        .find(|a| a.rule == "spam-bot")
-        .map(|a| a.host.to_string());
     let bot_case = desk(&jobs, &config, &found, bot.as_deref())?;
-    let day_text = chrono::DateTime::from_timestamp_millis(plan.start_ms)
-        .map(|t| t.format("%Y-%m-%d").to_string())
+    let date = chrono::DateTime::from_timestamp_millis(plan.start_ms)
+        .map(|t| t.date_naive())
         .unwrap_or_default();
+    let rday = flowhound_report::ReportDay::of_date(date, &config.site);
+    let day_text = &rday.date;
     let report_dir = data.join("report");
-    let rday = flowhound_report::ReportDay::parse(&day_text, &config.site)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let report = jobs
         .smtp_report(&rday, &found, 20)
         .map_err(super::serve::serve_err)?;
