@@ -37,8 +37,18 @@ fn bot_of(day: &Day) -> String {
         .to_string()
 }
 
-fn flowhound(config: &Path, args: &[&str]) -> Json {
-    let out = run_ok(Command::new(bin()).arg("--config").arg(config).args(args));
+/// `flowhound --config CONFIG cases ARGS… --data DATA -o json`, parsed.
+fn cases(config: &Path, data: &Path, args: &[&str]) -> Json {
+    let out = run_ok(
+        Command::new(bin())
+            .arg("--config")
+            .arg(config)
+            .arg("cases")
+            .args(args)
+            .arg("--data")
+            .arg(data)
+            .args(["-o", "json"]),
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{args:?}: not JSON ({e}): {}",
@@ -85,19 +95,7 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
                 .map_or("2026-11-29".to_string(), |d| d.to_string())
                 + "T00:00:00Z"
         );
-        let up = flowhound(
-            &config,
-            &[
-                "cases",
-                "update",
-                "--data",
-                data.to_str().expect("utf-8"),
-                "-t",
-                &window,
-                "-o",
-                "json",
-            ],
-        );
+        let up = cases(&config, &data, &["update", "-t", &window]);
         // Nothing but the bot gets a case: the look-alikes (busy mail
         // server, DNS resolver, proxy, file server, backup, scanner) do not.
         for c in up["opened"].as_array().expect("opened") {
@@ -195,18 +193,7 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
     }
 
     // The case as the desk sees it.
-    let case = flowhound(
-        &config,
-        &[
-            "cases",
-            "show",
-            "FH-2026-0001",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "-o",
-            "json",
-        ],
-    );
+    let case = cases(&config, &data, &["show", "FH-2026-0001"]);
     assert_eq!(case["host"], bot.as_str());
     assert_eq!(case["category"], "spam");
     assert_eq!(case["state"], "suspension-recommended");
@@ -242,18 +229,10 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
     );
 
     // Running day 3 again changes nothing and sends nothing.
-    let again = flowhound(
+    let again = cases(
         &config,
-        &[
-            "cases",
-            "update",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "-t",
-            "2026-11-28T00:00:00Z/2026-11-29T00:00:00Z",
-            "-o",
-            "json",
-        ],
+        &data,
+        &["update", "-t", "2026-11-28T00:00:00Z/2026-11-29T00:00:00Z"],
     );
     assert_eq!(again["new_alerts"], 0, "{again:#}");
     assert!(again["delivered"].as_array().expect("delivered").is_empty());
@@ -261,19 +240,10 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
     assert_eq!(smtp.messages().len(), received, "nothing sent twice");
 
     // The analyst closes it, with a reason.
-    let closed = flowhound(
+    let closed = cases(
         &config,
-        &[
-            "cases",
-            "close",
-            "FH-2026-0001",
-            "--reason",
-            "machine reinstalled",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "-o",
-            "json",
-        ],
+        &data,
+        &["close", "FH-2026-0001", "--reason", "machine reinstalled"],
     );
     assert_eq!(closed["state"], "closed");
     let last = closed["history"]
@@ -289,16 +259,6 @@ fn a_persisting_spam_bot_gets_two_notices_then_suspension_is_recommended() {
             .contains("machine reinstalled"),
         "{last:#}"
     );
-    let list = flowhound(
-        &config,
-        &[
-            "cases",
-            "list",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "-o",
-            "json",
-        ],
-    );
+    let list = cases(&config, &data, &["list"]);
     assert_eq!(list.as_array().expect("list").len(), 1, "{list:#}");
 }
