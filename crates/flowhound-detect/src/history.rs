@@ -1,5 +1,6 @@
 //! Rules over stored history: each rule is a grouping of its flows by host
-//! and window (one per window phase), cut by its thresholds in the engine;
+//! and window (one per window phase), cut by its thresholds in the engine,
+//! and shared by the rules that count the same flows in the same windows;
 //! the few windows left are checked against the site inventory, merged
 //! into incidents, and each incident is measured once more, exactly, for
 //! its evidence.
@@ -15,7 +16,7 @@ use flowhound_store::{FlowStore, TimeWindow};
 
 use crate::alert::{nfdump_window, Alert, CountryFlows, PeerFlows, PortFlows};
 use crate::error::DetectError;
-use crate::rule::Rule;
+use crate::rule::{Rule, Thresholds};
 
 const DAY_MS: i64 = 86_400_000;
 /// Rows of the top ports and countries of an alert.
@@ -129,6 +130,11 @@ pub(crate) fn cannot_run(rule: &Rule, ctx: &Context, countries: bool) -> Option<
 }
 
 /// Run `rules` over the flows of `window` in `store`.
+///
+/// Rules that count the same flows in the same windows (the four SMTP
+/// rules of the pack; the two scans) share their passes over the day: the
+/// grouping is made once, with the loosest of their thresholds, and each
+/// rule then keeps the windows that reach its own.
 pub fn detect(
     store: &dyn FlowStore,
     window: TimeWindow,
@@ -138,22 +144,70 @@ pub fn detect(
     let engine = QueryEngine::open(store, Some(window), ctx.enricher.clone())?;
     let countries = engine.can_tell_countries()?;
     let mut out = Detection::default();
+    let mut runnable = Vec::new();
     for rule in rules {
-        if let Some(why) = cannot_run(rule, ctx, countries) {
-            out.skipped.push((rule.name.clone(), why));
-            continue;
+        match cannot_run(rule, ctx, countries) {
+            Some(why) => out.skipped.push((rule.name.clone(), why)),
+            None => runnable.push(rule),
         }
-        out.rules_run += 1;
+    }
+    for group in same_windows(&runnable) {
         let began = std::time::Instant::now();
-        let mut alerts = run_rule(&engine, store, window, rule, ctx)?;
-        tracing::debug!(rule = %rule.name, alerts = alerts.len(),
-            ms = began.elapsed().as_millis() as u64, "rule ran");
-        out.alerts.append(&mut alerts);
+        let rows = windows(&engine, &group)?;
+        let mut found = 0;
+        for rule in &group {
+            out.rules_run += 1;
+            let mine = rows
+                .iter()
+                .filter(|r| reaches(&rule.threshold, r))
+                .cloned()
+                .collect();
+            let mut alerts = alerts_of(store, window, rule, ctx, mine)?;
+            found += alerts.len();
+            out.alerts.append(&mut alerts);
+        }
+        let names: Vec<&str> = group.iter().map(|r| r.name.as_str()).collect();
+        tracing::debug!(rules = %names.join(","), alerts = found,
+            ms = began.elapsed().as_millis() as u64, "rules ran");
     }
     out.alerts.sort_by(|a, b| {
         (a.window_start_ms, a.host, &a.rule).cmp(&(b.window_start_ms, b.host, &b.rule))
     });
     Ok(out)
+}
+
+/// The rules in groups that count the same flows (filter and key) in the
+/// same windows, in the order they first appear.
+fn same_windows<'r>(rules: &[&'r Rule]) -> Vec<Vec<&'r Rule>> {
+    let mut groups: Vec<Vec<&Rule>> = Vec::new();
+    for &rule in rules {
+        let same = |g: &&mut Vec<&Rule>| {
+            let first = g[0];
+            first.filter.expr == rule.filter.expr
+                && first.key == rule.key
+                && first.window_ms == rule.window_ms
+                && first.sliding == rule.sliding
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.push(rule),
+            None => groups.push(vec![rule]),
+        }
+    }
+    groups
+}
+
+/// Whether a window reaches every threshold.
+fn reaches(th: &Thresholds, r: &WindowRow) -> bool {
+    let flows = r.flows.max(1) as f64;
+    r.flows >= th.flows
+        && r.packets >= th.packets
+        && r.bytes >= th.bytes
+        && r.peers >= th.distinct_peers
+        && r.ports >= th.distinct_ports
+        && th
+            .syn_only_share
+            .is_none_or(|s| r.syn_only as f64 / flows >= s)
+        && th.tiny_share.is_none_or(|s| r.tiny as f64 / flows >= s)
 }
 
 /// One host's incident: windows that overlap, merged.
@@ -198,55 +252,71 @@ fn syn_only_expr() -> Expr {
         .unwrap_or(Expr::Any)
 }
 
-/// The windows of a rule that pass its thresholds.
-fn windows(engine: &QueryEngine, rule: &Rule) -> Result<Vec<WindowRow>, DetectError> {
-    let th = &rule.threshold;
-    let phases: &[i64] = if rule.sliding {
-        &[0, rule.window_ms / 2]
-    } else {
-        &[0]
+/// The windows of a group of rules that reach the loosest of their
+/// thresholds (every rule must still test its own, see [`reaches`]).
+fn windows(engine: &QueryEngine, rules: &[&Rule]) -> Result<Vec<WindowRow>, DetectError> {
+    let Some(first) = rules.first() else {
+        return Ok(Vec::new());
     };
-    // Distinct peers and ports never exceed flows: a window can pass only
-    // if it has at least this many flows.
-    let least = th.flows.max(th.distinct_peers).max(th.distinct_ports);
-    // First passes count flows only (no distinct counts, the costly part
-    // of a grouping) to find the few hosts that can pass; the exact pass
-    // then counts those hosts alone.
-    let candidates = |f: &Filter, min_flows: u64| -> Result<Vec<(Addr, Addr)>, DetectError> {
-        let mut hosts = Vec::new();
-        for &offset in phases {
-            let mut spec = WindowSpec::new(rule.key, rule.window_ms);
-            spec.offset_ms = offset;
-            spec.min_flows = min_flows.max(1);
-            spec.min_packets = th.packets;
-            spec.min_bytes = th.bytes;
-            spec.distinct = false;
-            for r in engine.windows(f, &spec)? {
-                hosts.push((r.host, r.host));
-            }
-        }
-        Ok(hosts)
+    let (key, width, sliding) = (first.key, first.window_ms, first.sliding);
+    let loosest = |f: fn(&Thresholds) -> u64| rules.iter().map(|r| f(&r.threshold)).min();
+    let th = Thresholds {
+        flows: loosest(|t| t.flows).unwrap_or(0),
+        packets: loosest(|t| t.packets).unwrap_or(0),
+        bytes: loosest(|t| t.bytes).unwrap_or(0),
+        distinct_peers: loosest(|t| t.distinct_peers).unwrap_or(0),
+        distinct_ports: loosest(|t| t.distinct_ports).unwrap_or(0),
+        syn_only_share: None,
+        tiny_share: None,
     };
-    let hosts = if let Some(share) = th.syn_only_share.filter(|s| *s > 0.0) {
-        // A window that passes has at least `share` × its flows SYN-only:
-        // the SYN-only flows alone find the hosts that can.
-        let need = ((least as f64) * share).floor() as u64;
-        let syn = Filter {
-            expr: Expr::And(vec![rule.filter.expr.clone(), syn_only_expr()]),
-        };
-        candidates(&syn, need)?
-    } else {
-        candidates(&rule.filter, least)?
+    let phases: &[i64] = if sliding { &[0, width / 2] } else { &[0] };
+    // Distinct peers and ports never exceed flows: a window can reach a
+    // rule only with at least this many flows...
+    let least = |t: &Thresholds| t.flows.max(t.distinct_peers).max(t.distinct_ports);
+    // ... and at least its share of them SYN-only, when it asks for one:
+    // when every rule does, the SYN-only flows alone find the hosts.
+    let syn_shares: Option<Vec<u64>> = rules
+        .iter()
+        .map(|r| {
+            let t = &r.threshold;
+            t.syn_only_share
+                .filter(|s| *s > 0.0)
+                .map(|s| ((least(t) as f64) * s).floor() as u64)
+        })
+        .collect();
+    // (Packets and bytes bound all of a window's flows, not its SYN-only
+    // ones.)
+    let (candidate_filter, need) = match syn_shares {
+        Some(needs) => (
+            Filter {
+                expr: Expr::And(vec![first.filter.expr.clone(), syn_only_expr()]),
+            },
+            Need {
+                flows: needs.into_iter().min().unwrap_or(0),
+                packets: 0,
+                bytes: 0,
+            },
+        ),
+        None => (
+            first.filter.clone(),
+            Need {
+                flows: rules.iter().map(|r| least(&r.threshold)).min().unwrap_or(0),
+                packets: th.packets,
+                bytes: th.bytes,
+            },
+        ),
     };
+    let hosts = candidates(engine, &candidate_filter, key, width, sliding, need)?;
     if hosts.is_empty() {
         return Ok(Vec::new());
     }
-    let filter = host_filter(&rule.filter.expr, rule.key, AddrSet::from_ranges(hosts));
+    // The exact pass: those hosts alone, with their distinct counts.
+    let filter = host_filter(&first.filter.expr, key, AddrSet::from_ranges(hosts));
     let mut rows = Vec::new();
     for &offset in phases {
         let spec = WindowSpec {
-            side: rule.key,
-            width_ms: rule.window_ms,
+            side: key,
+            width_ms: width,
             offset_ms: offset,
             min_flows: th.flows,
             min_packets: th.packets,
@@ -255,14 +325,60 @@ fn windows(engine: &QueryEngine, rule: &Rule) -> Result<Vec<WindowRow>, DetectEr
             min_ports: th.distinct_ports,
             distinct: true,
         };
-        rows.extend(engine.windows(&filter, &spec)?.into_iter().filter(|r| {
-            let flows = r.flows.max(1) as f64;
-            th.syn_only_share
-                .is_none_or(|s| r.syn_only as f64 / flows >= s)
-                && th.tiny_share.is_none_or(|s| r.tiny as f64 / flows >= s)
-        }));
+        rows.extend(engine.windows(&filter, &spec)?);
     }
     Ok(rows)
+}
+
+/// What a window must hold to be worth counting exactly.
+#[derive(Clone, Copy)]
+struct Need {
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+}
+
+/// The hosts that may have a window with what `need` says: a grouping that counts flows only, without the
+/// distinct counts that make a grouping costly.
+///
+/// A sliding window is two halves of the grid its windows start on, so one
+/// grouping by half window finds its hosts: a window of `need` flows has a
+/// half with at least half of them. (With a bound on packets or bytes the
+/// halves cannot tell, and each phase is grouped on its own.)
+fn candidates(
+    engine: &QueryEngine,
+    filter: &Filter,
+    key: HostSide,
+    width: i64,
+    sliding: bool,
+    need: Need,
+) -> Result<Vec<(Addr, Addr)>, DetectError> {
+    let halves = sliding && width % 2 == 0 && need.packets == 0 && need.bytes == 0;
+    let passes: Vec<(i64, i64, u64)> = if halves {
+        vec![(width / 2, 0, need.flows.div_ceil(2))]
+    } else if sliding {
+        vec![(width, 0, need.flows), (width, width / 2, need.flows)]
+    } else {
+        vec![(width, 0, need.flows)]
+    };
+    let mut hosts = Vec::new();
+    for (width_ms, offset_ms, min_flows) in passes {
+        let mut spec = WindowSpec::new(key, width_ms);
+        spec.offset_ms = offset_ms;
+        spec.min_flows = min_flows.max(1);
+        spec.min_packets = need.packets;
+        spec.min_bytes = need.bytes;
+        spec.distinct = false;
+        hosts.extend(
+            engine
+                .windows(filter, &spec)?
+                .into_iter()
+                .map(|r| (r.host, r.host)),
+        );
+    }
+    hosts.sort_unstable();
+    hosts.dedup();
+    Ok(hosts)
 }
 
 /// Whether the host and the window meet the rule's inventory conditions.
@@ -316,14 +432,15 @@ fn incidents(
     out
 }
 
-fn run_rule(
-    engine: &QueryEngine,
+/// A rule's alerts from its windows: checked against the site, merged into
+/// incidents, compared with the baseline, measured for their evidence.
+fn alerts_of(
     store: &dyn FlowStore,
     window: TimeWindow,
     rule: &Rule,
     ctx: &Context,
+    rows: Vec<WindowRow>,
 ) -> Result<Vec<Alert>, DetectError> {
-    let rows = windows(engine, rule)?;
     let mut alerts = Vec::new();
     for inc in incidents(rule, &ctx.site, window, rows) {
         if let Some(b) = &rule.when.baseline {
