@@ -134,22 +134,28 @@ impl Jobs {
         Ok(mailer.send(&message)?)
     }
 
-    /// Run `schedule`'s job for `day` (the site's), with `mailer`. Returns
-    /// one line for the log.
+    /// The site's day `day` (its time zone) and the rules over its flows.
+    pub fn detect_day(&self, day: NaiveDate) -> Result<(ReportDay, Detection), ServeError> {
+        let rday = ReportDay::of_date(day, &self.ctx.site);
+        let detection = self.detect(TimeWindow::new(rday.start_ms, rday.end_ms))?;
+        Ok((rday, detection))
+    }
+
+    /// Run `schedule`'s job for the day `rday`, whose alerts are
+    /// `detection` (see [`Jobs::detect_day`]), with `mailer`. Returns one
+    /// line for the log.
     pub fn run(
         &self,
         schedule: &Schedule,
-        day: NaiveDate,
+        rday: &ReportDay,
+        detection: &Detection,
         mailer: &Mailer,
         now_ms: i64,
     ) -> Result<String, ServeError> {
-        let rday = ReportDay::of_date(day, &self.ctx.site);
-        let window = TimeWindow::new(rday.start_ms, rday.end_ms);
-        let detection = self.detect(window)?;
         match &schedule.job {
             Job::SmtpReport { out, mail } => {
                 let dir = out.join(&rday.date);
-                let report = self.smtp_report(&rday, &detection, SmtpOptions::default().top)?;
+                let report = self.smtp_report(rday, detection, SmtpOptions::default().top)?;
                 let written = report.write(&dir)?;
                 let mut what = format!(
                     "the SMTP report of {} is in {} ({} files, {} alerts)",
@@ -159,13 +165,13 @@ impl Jobs {
                     detection.alerts.len()
                 );
                 if *mail {
-                    let via = self.mail_report(mailer, &report, &rday, &dir)?;
+                    let via = self.mail_report(mailer, &report, rday, &dir)?;
                     what.push_str(&format!("; mailed to the desk via {via}"));
                 }
                 Ok(what)
             }
             Job::CasesUpdate => {
-                let (up, sent, _) = self.update_cases(&detection, rday.end_ms, mailer, now_ms)?;
+                let (up, sent, _) = self.update_cases(detection, rday.end_ms, mailer, now_ms)?;
                 let mut what = format!(
                     "cases for {}: {} alerts ({} new), {} opened, {} notices, {} escalated, {} resolved; {} messages sent",
                     rday.date,

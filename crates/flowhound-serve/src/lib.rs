@@ -28,12 +28,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow_array::RecordBatch;
+use chrono::NaiveDate;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use flowhound_collect::{CollectConfig, CollectError, Running};
 use flowhound_detect::sink::{Sink, SinkError};
 use flowhound_detect::{
-    Alert, AlertDb, AlertDbError, DetectError, LiveDetector, LiveStats, Recorded,
+    Alert, AlertDb, AlertDbError, DetectError, Detection, LiveDetector, LiveStats, Recorded,
 };
+use flowhound_report::ReportDay;
 use flowhound_store::LocalStore;
 use tracing::{error, info, warn};
 
@@ -424,6 +426,9 @@ fn schedule_loop(
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next {
             next = Instant::now() + Duration::from_secs(20);
+            // The jobs due in one round for the same day (a report and the
+            // cases update at the same hour) share one run of the rules.
+            let mut detected: Option<(NaiveDate, ReportDay, Detection)> = None;
             for s in &config.schedules {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -435,7 +440,16 @@ fn schedule_loop(
                     now_ms(),
                     |s, day| {
                         let job = std::panic::AssertUnwindSafe(|| {
-                            config.jobs.run(s, day, mailer, now_ms())
+                            let (_, rday, detection) = match detected.take() {
+                                Some(d) if d.0 == day => detected.insert(d),
+                                _ => {
+                                    let (rday, detection) = config.jobs.detect_day(day)?;
+                                    info!(day = %day, alerts = detection.alerts.len(),
+                                        rules = detection.rules_run, "the rules ran over the day");
+                                    detected.insert((day, rday, detection))
+                                }
+                            };
+                            config.jobs.run(s, rday, detection, mailer, now_ms())
                         });
                         std::panic::catch_unwind(job).unwrap_or_else(|_| {
                             Err(ServeError::Internal(format!("{} panicked", s.key())))

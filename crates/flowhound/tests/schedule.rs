@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{bin, free_udp_port, header, stderr_file, terminate, SmtpSink};
+use common::{bin, free_udp_port, header, terminate, SmtpSink};
 use flowhound_generate::{Day, DayPlan, IncidentKind, Seed};
 use serde_json::Value as Json;
 
@@ -19,13 +19,14 @@ const DAY_MS: i64 = 86_400_000;
 struct Serve(Option<std::process::Child>);
 
 impl Serve {
-    fn start(config: &Path, data: &Path) -> Serve {
+    /// Its log goes to `log`.
+    fn start(config: &Path, log: &Path) -> Serve {
         let child = Command::new(bin())
             .arg("--config")
             .arg(config)
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(stderr_file(data))
+            .stderr(std::fs::File::create(log).expect("serve's log"))
             .spawn()
             .expect("start flowhound serve");
         Serve(Some(child))
@@ -103,7 +104,8 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
 
     // serve starts after 00:00: both jobs are due for yesterday at once,
     // in the order of the config.
-    let server = Serve::start(&config, &data);
+    let log = root.join("serve.log");
+    let server = Serve::start(&config, &log);
     let messages = smtp.wait_for(2, Duration::from_secs(120));
     assert_eq!(messages.len(), 2, "a notice and the report: {messages:?}");
     let notice = &messages[0];
@@ -158,9 +160,15 @@ fn serve_writes_and_mails_yesterdays_report_and_sends_the_notices_due() {
             .expect("json");
     assert_eq!(state["done"]["cases update at 00:00"], yesterday.as_str());
     assert_eq!(state["done"]["report smtp at 00:00"], yesterday.as_str());
+    let log = std::fs::read_to_string(&log).expect("serve's log");
+    assert_eq!(
+        log.matches("the rules ran over the day").count(),
+        1,
+        "the two jobs of the day share one detection: {log}"
+    );
 
     // A restart: the day ran already, nothing is sent again.
-    let server = Serve::start(&config, &data);
+    let server = Serve::start(&config, &root.join("serve-again.log"));
     std::thread::sleep(Duration::from_secs(3));
     server.stop();
     assert_eq!(smtp.messages().len(), 2, "nothing ran twice");
