@@ -19,6 +19,10 @@ use crate::error::DetectError;
 use crate::rule::{Rule, Thresholds};
 
 const DAY_MS: i64 = 86_400_000;
+/// The most flows of a group's suspect hosts held in memory, for its exact
+/// counts and each incident's evidence (a few hundred MB); beyond, each of
+/// those questions reads the files again.
+const MAX_HELD_FLOWS: usize = 2_000_000;
 /// Rows of the top ports and countries of an alert.
 pub const TOP: usize = 5;
 
@@ -141,6 +145,18 @@ pub fn detect(
     rules: &[Rule],
     ctx: &Context,
 ) -> Result<Detection, DetectError> {
+    detect_holding(store, window, rules, ctx, MAX_HELD_FLOWS)
+}
+
+/// [`detect`], holding at most `max_held` flows of a group's suspects in
+/// memory.
+fn detect_holding(
+    store: &dyn FlowStore,
+    window: TimeWindow,
+    rules: &[Rule],
+    ctx: &Context,
+    max_held: usize,
+) -> Result<Detection, DetectError> {
     let engine = QueryEngine::open(store, Some(window), ctx.enricher.clone())?;
     let countries = engine.can_tell_countries()?;
     let mut out = Detection::default();
@@ -153,7 +169,7 @@ pub fn detect(
     }
     for group in same_windows(&runnable) {
         let began = std::time::Instant::now();
-        let rows = windows(&engine, &group)?;
+        let (held, rows) = windows(&engine, &group, max_held)?;
         let mut found = 0;
         for rule in &group {
             out.rules_run += 1;
@@ -162,7 +178,7 @@ pub fn detect(
                 .filter(|r| reaches(&rule.threshold, r))
                 .cloned()
                 .collect();
-            let mut alerts = alerts_of(store, window, rule, ctx, mine)?;
+            let mut alerts = alerts_of(store, window, rule, ctx, mine, held.as_ref())?;
             found += alerts.len();
             out.alerts.append(&mut alerts);
         }
@@ -198,12 +214,16 @@ fn same_windows<'r>(rules: &[&'r Rule]) -> Vec<Vec<&'r Rule>> {
 
 /// Whether a window reaches every threshold.
 fn reaches(th: &Thresholds, r: &WindowRow) -> bool {
+    r.peers >= th.distinct_peers && r.ports >= th.distinct_ports && could_reach(th, r)
+}
+
+/// Whether a window counted without its distinct peers and ports could
+/// reach every threshold (it has at least as many flows as they ask).
+fn could_reach(th: &Thresholds, r: &WindowRow) -> bool {
     let flows = r.flows.max(1) as f64;
-    r.flows >= th.flows
+    r.flows >= th.flows.max(th.distinct_peers).max(th.distinct_ports)
         && r.packets >= th.packets
         && r.bytes >= th.bytes
-        && r.peers >= th.distinct_peers
-        && r.ports >= th.distinct_ports
         && th
             .syn_only_share
             .is_none_or(|s| r.syn_only as f64 / flows >= s)
@@ -253,10 +273,16 @@ fn syn_only_expr() -> Expr {
 }
 
 /// The windows of a group of rules that reach the loosest of their
-/// thresholds (every rule must still test its own, see [`reaches`]).
-fn windows(engine: &QueryEngine, rules: &[&Rule]) -> Result<Vec<WindowRow>, DetectError> {
+/// thresholds (every rule must still test its own, see [`reaches`]), and,
+/// unless they are too many, the flows of the hosts those windows are of,
+/// held in memory.
+fn windows(
+    engine: &QueryEngine,
+    rules: &[&Rule],
+    max_held: usize,
+) -> Result<(Option<QueryEngine>, Vec<WindowRow>), DetectError> {
     let Some(first) = rules.first() else {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     };
     let (key, width, sliding) = (first.key, first.window_ms, first.sliding);
     let loosest = |f: fn(&Thresholds) -> u64| rules.iter().map(|r| f(&r.threshold)).min();
@@ -306,12 +332,55 @@ fn windows(engine: &QueryEngine, rules: &[&Rule]) -> Result<Vec<WindowRow>, Dete
             },
         ),
     };
+    let began = std::time::Instant::now();
     let hosts = candidates(engine, &candidate_filter, key, width, sliding, need)?;
+    tracing::debug!(rule = %first.name, hosts = hosts.len(),
+        ms = began.elapsed().as_millis() as u64, "hosts worth counting");
     if hosts.is_empty() {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     }
-    // The exact pass: those hosts alone, with their distinct counts.
-    let filter = host_filter(&first.filter.expr, key, AddrSet::from_ranges(hosts));
+    let began = std::time::Instant::now();
+    // The exact pass: those hosts alone, with their distinct counts, over
+    // their flows read once (each phase, then each incident's evidence,
+    // asks them again).
+    let suspects = hosts.len();
+    let mut filter = host_filter(&first.filter.expr, key, AddrSet::from_ranges(hosts));
+    let mut held = engine.subset_within(&filter, None, max_held)?;
+    if held.is_none() {
+        // Too many to hold (a busy server among the suspects of a scan):
+        // first drop the hosts none of whose windows has the flows and
+        // the shares of SYN-only or tiny flows a rule asks for, a grouping
+        // without distinct counts.
+        let mut kept = Vec::new();
+        for &offset in phases {
+            let mut spec = WindowSpec::new(key, width);
+            spec.offset_ms = offset;
+            spec.min_flows = th.flows;
+            spec.min_packets = th.packets;
+            spec.min_bytes = th.bytes;
+            spec.distinct = false;
+            kept.extend(
+                engine
+                    .windows(&filter, &spec)?
+                    .into_iter()
+                    .filter(|r| rules.iter().any(|rule| could_reach(&rule.threshold, r)))
+                    .map(|r| (r.host, r.host)),
+            );
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        tracing::debug!(rule = %first.name, hosts = suspects, kept = kept.len(),
+            "too many flows to hold: hosts narrowed by their windows' shares");
+        if kept.is_empty() {
+            return Ok((None, Vec::new()));
+        }
+        filter = host_filter(&first.filter.expr, key, AddrSet::from_ranges(kept));
+        held = engine.subset_within(&filter, None, max_held)?;
+    }
+    let (counted, filter) = match &held {
+        Some(h) => (h, Filter { expr: Expr::Any }),
+        None => (engine, filter),
+    };
     let mut rows = Vec::new();
     for &offset in phases {
         let spec = WindowSpec {
@@ -325,9 +394,11 @@ fn windows(engine: &QueryEngine, rules: &[&Rule]) -> Result<Vec<WindowRow>, Dete
             min_ports: th.distinct_ports,
             distinct: true,
         };
-        rows.extend(engine.windows(&filter, &spec)?);
+        rows.extend(counted.windows(&filter, &spec)?);
     }
-    Ok(rows)
+    tracing::debug!(rule = %first.name, windows = rows.len(), held = held.is_some(),
+        ms = began.elapsed().as_millis() as u64, "counted exactly");
+    Ok((held, rows))
 }
 
 /// What a window must hold to be worth counting exactly.
@@ -433,13 +504,15 @@ fn incidents(
 }
 
 /// A rule's alerts from its windows: checked against the site, merged into
-/// incidents, compared with the baseline, measured for their evidence.
+/// incidents, compared with the baseline, measured for their evidence (in
+/// `held`, the flows of the rule's suspects, when they were read).
 fn alerts_of(
     store: &dyn FlowStore,
     window: TimeWindow,
     rule: &Rule,
     ctx: &Context,
     rows: Vec<WindowRow>,
+    held: Option<&QueryEngine>,
 ) -> Result<Vec<Alert>, DetectError> {
     let mut alerts = Vec::new();
     for inc in incidents(rule, &ctx.site, window, rows) {
@@ -448,9 +521,12 @@ fn alerts_of(
                 continue;
             }
         }
-        if let Some(a) = evidence(store, rule, ctx, &inc)? {
+        let began = std::time::Instant::now();
+        if let Some(a) = evidence(store, rule, ctx, &inc, held)? {
             alerts.push(a);
         }
+        tracing::debug!(rule = %rule.name, host = %addr_to_ip(inc.host),
+            ms = began.elapsed().as_millis() as u64, "evidence");
     }
     Ok(alerts)
 }
@@ -505,17 +581,17 @@ fn country_text(c: [u8; 2]) -> String {
 
 /// The incident measured exactly, with its top ports and countries; `None`
 /// when a condition on them fails (foreign share, corroborating flows).
+/// The host's flows come from `held` when they are there, else from the
+/// files.
 fn evidence(
     store: &dyn FlowStore,
     rule: &Rule,
     ctx: &Context,
     inc: &Incident,
+    held: Option<&QueryEngine>,
 ) -> Result<Option<Alert>, DetectError> {
-    let engine = QueryEngine::open(
-        store,
-        Some(TimeWindow::new(inc.start_ms, inc.end_ms)),
-        ctx.enricher.clone(),
-    )?;
+    let incident = TimeWindow::new(inc.start_ms, inc.end_ms);
+    let files = || QueryEngine::open(store, Some(incident), ctx.enricher.clone());
     if let Some(also) = &rule.also {
         let f = Filter {
             expr: Expr::And(vec![
@@ -526,11 +602,20 @@ fn evidence(
                 },
             ]),
         };
-        if engine.totals(&f)?.flows < also.flows {
+        // Other flows than the rule's: from the files.
+        if files()?.totals(&f)?.flows < also.flows {
             return Ok(None);
         }
     }
     let filter = host_filter(&rule.filter.expr, rule.key, single(inc.host));
+    let engine = match held {
+        Some(h) => h.subset_within(&filter, Some(incident), usize::MAX)?,
+        None => None,
+    };
+    let engine = match engine {
+        Some(e) => e,
+        None => files()?,
+    };
     let mut spec = WindowSpec::new(rule.key, (inc.end_ms - inc.start_ms).max(1));
     spec.offset_ms = inc.start_ms;
     let Some(total) = engine.windows(&filter, &spec)?.into_iter().next() else {
@@ -658,4 +743,91 @@ fn evidence(
         window: nfdump_window(inc.start_ms, inc.end_ms),
         references: rule.references.clone(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::{parse_rules, BUILTIN_RULES};
+    use flowhound_model::{addr_from_v4, FlowRecord, FlowSink};
+    use flowhound_store::{FlowBatch, LocalStore, ParquetWriter, WriteOptions};
+    use std::collections::BTreeSet;
+    use std::net::Ipv4Addr;
+    use std::path::Path;
+
+    /// 2026-11-26 12:00 UTC.
+    const NOON_MS: i64 = 1_795_694_400_000;
+
+    fn flow(src: Ipv4Addr, i: u32, peers: u32, port: u16, flags: u8) -> FlowRecord {
+        let t = NOON_MS + i64::from(i) * 700;
+        let [_, _, hi, lo] = (i % peers).to_be_bytes();
+        FlowRecord {
+            time_start: t,
+            time_end: t + 10,
+            src_ip: addr_from_v4(u32::from(src)),
+            dst_ip: addr_from_v4(u32::from(Ipv4Addr::new(198, 51, hi, lo))),
+            src_port: 40_000 + (i % 1_000) as u16,
+            dst_port: port,
+            proto: 6,
+            tcp_flags: flags,
+            packets: 2,
+            bytes: 120,
+            ..FlowRecord::default()
+        }
+    }
+
+    /// The pack finds the same alerts, with the same evidence, whether the
+    /// suspects' flows are held in memory, held once a busy host is dropped
+    /// by its share of SYN-only flows, or read from the files each time.
+    #[test]
+    fn held_or_read_again_the_alerts_are_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut b = FlowBatch::with_capacity(4_096);
+        let sweeper = Ipv4Addr::new(10, 0, 1, 1);
+        for i in 0..1_200 {
+            b.push(&flow(sweeper, i, 1_200, 445, 0x02));
+        }
+        let mailer = Ipv4Addr::new(10, 0, 1, 2);
+        for i in 0..400 {
+            b.push(&flow(mailer, i, 100, 25, 0x1b));
+        }
+        for i in 0..6 {
+            b.push(&flow(mailer, i, 3, 3127, 0x1b));
+        }
+        // A busy web client with a few unanswered SYNs: a suspect of the
+        // scans at first, whose flows and the sweeper's are more than 2,000.
+        let busy = Ipv4Addr::new(10, 0, 1, 3);
+        for i in 0..980 {
+            let flags = if i % 12 == 0 { 0x02 } else { 0x1b };
+            b.push(&flow(busy, i, 40, 443, flags));
+        }
+        ParquetWriter::new(dir.path(), WriteOptions::default())
+            .write(&[b.take()])
+            .expect("write");
+        let site = flowhound_enrich::Config::parse(
+            "[site]\ninternal = [\"10.0.0.0/16\"]\n",
+            Path::new("site.toml"),
+        )
+        .expect("site")
+        .site;
+        let ctx = Context {
+            site,
+            enricher: None,
+        };
+        let rules = parse_rules(BUILTIN_RULES, Path::new("built-in")).expect("pack");
+        let store = LocalStore::new(dir.path());
+        let day = TimeWindow::new(NOON_MS - 3_600_000, NOON_MS + 3_600_000);
+        let held = detect_holding(&store, day, &rules, &ctx, MAX_HELD_FLOWS).expect("held");
+        let narrowed = detect_holding(&store, day, &rules, &ctx, 2_000).expect("narrowed");
+        let read = detect_holding(&store, day, &rules, &ctx, 0).expect("read again");
+        let found: BTreeSet<&str> = held.alerts.iter().map(|a| a.rule.as_str()).collect();
+        assert_eq!(
+            found,
+            BTreeSet::from(["conficker", "horizontal-scan", "mass-mailer", "spam-bot"]),
+            "{:?}",
+            held.alerts
+        );
+        assert_eq!(held.alerts, narrowed.alerts);
+        assert_eq!(held.alerts, read.alerts);
+    }
 }

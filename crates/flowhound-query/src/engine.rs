@@ -62,6 +62,20 @@ fn ts_lit(ms: i64) -> DfExpr {
     ))
 }
 
+/// The flows of `df` in `w`, by nfdump's rule for `-t`: the whole flow in
+/// the window.
+fn within(df: DataFrame, w: TimeWindow) -> Result<DataFrame, QueryError> {
+    let mut df = df.filter(col("time_start").gt_eq(ts_lit(w.start_ms)))?;
+    if w.end_ms != i64::MAX {
+        df = df.filter(
+            col("time_start")
+                .lt(ts_lit(w.end_ms))
+                .and(col("time_end").lt(ts_lit(w.end_ms))),
+        )?;
+    }
+    Ok(df)
+}
+
 impl QueryEngine {
     /// The flows of `window` (all when `None`) in `store`.
     ///
@@ -98,15 +112,7 @@ impl QueryEngine {
         let engine = QueryEngine { ctx, rt, enricher };
         let mut flows = engine.rt.block_on(engine.ctx.table(FILES_TABLE))?;
         if let Some(w) = window {
-            // nfdump's rule for -t: the whole flow in the window.
-            flows = flows.filter(col("time_start").gt_eq(ts_lit(w.start_ms)))?;
-            if w.end_ms != i64::MAX {
-                flows = flows.filter(
-                    col("time_start")
-                        .lt(ts_lit(w.end_ms))
-                        .and(col("time_end").lt(ts_lit(w.end_ms))),
-                )?;
-            }
+            flows = within(flows, w)?;
         }
         if let Some(e) = &engine.enricher {
             register_registry(&engine.ctx, e);
@@ -151,6 +157,41 @@ impl QueryEngine {
         let df = self.flows(filter)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = self.collect(df)?;
+        self.in_memory(schema, batches)
+    }
+
+    /// [`QueryEngine::subset`] of the flows in `window` too (nfdump's rule:
+    /// the whole flow in it), or `None` when they are more than `max_flows`
+    /// (the scan stops there): for callers that can ask the files instead
+    /// when the flows would take too much memory.
+    pub fn subset_within(
+        &self,
+        filter: &Filter,
+        window: Option<TimeWindow>,
+        max_flows: usize,
+    ) -> Result<Option<QueryEngine>, QueryError> {
+        let mut df = self.flows(filter)?;
+        if let Some(w) = window {
+            df = within(df, w)?;
+        }
+        // (The engine takes a limit up to i64::MAX.)
+        if max_flows < usize::MAX / 2 {
+            df = df.limit(0, Some(max_flows + 1))?;
+        }
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = self.collect(df)?;
+        if batches.iter().map(RecordBatch::num_rows).sum::<usize>() > max_flows {
+            return Ok(None);
+        }
+        self.in_memory(schema, batches).map(Some)
+    }
+
+    /// An engine over `batches`, with this one's registries.
+    fn in_memory(
+        &self,
+        schema: arrow_schema::SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<QueryEngine, QueryError> {
         let (ctx, rt) = session()?;
         if let Some(e) = &self.enricher {
             register_registry(&ctx, e);
