@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use flowhound_detect::{iso_time, Alert};
 use flowhound_enrich::Site;
@@ -97,10 +97,16 @@ impl Desk {
         site: &Site,
         now_flow_ms: i64,
     ) -> Result<Update, CaseError> {
-        let tx = self.conn.transaction().map_err(|e| CaseError::Db {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        // Immediate: the write lock is taken first, so a scheduled update
+        // and a hand-run `cases close` wait for each other (busy timeout)
+        // instead of one failing when both read, then both write.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| CaseError::Db {
+                path: self.path.clone(),
+                source: e,
+            })?;
         let mut up = Update::default();
         {
             let w = Work {
@@ -310,10 +316,13 @@ impl Desk {
                 ),
             });
         }
-        let tx = self.conn.transaction().map_err(|e| CaseError::Db {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| CaseError::Db {
+                path: self.path.clone(),
+                source: e,
+            })?;
         {
             let w = Work {
                 conn: &tx,
