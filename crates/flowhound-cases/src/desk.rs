@@ -293,15 +293,36 @@ impl Desk {
     /// record; messages still waiting for it are cancelled. A resolved or
     /// closed case is refused.
     pub fn close(&mut self, id: &str, reason: &str, now_ms: i64) -> Result<Case, CaseError> {
-        let case = self.case(id)?;
         let reason = reason.trim();
         if reason.is_empty() {
+            self.case(id)?;
             return Err(CaseError::Refused {
                 case: id.into(),
                 problem: "a reason is needed (--reason TEXT)".into(),
             });
         }
-        if !case.row.state.is_active() {
+        // The state is read under the write lock: an update that resolves
+        // the case meanwhile is not overwritten.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| CaseError::Db {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        let active = Work {
+            conn: &tx,
+            path: &self.path,
+            config: &self.config,
+        }
+        .cases("id = ?1", &[&id])?
+        .pop()
+        .ok_or_else(|| CaseError::NoSuchCase(id.to_string()))?
+        .state
+        .is_active();
+        if !active {
+            drop(tx);
+            let case = self.case(id)?;
             let when = case.row.ended_ms.map(iso_time).unwrap_or_default();
             let last = case
                 .history
@@ -316,13 +337,6 @@ impl Desk {
                 ),
             });
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| CaseError::Db {
-                path: self.path.clone(),
-                source: e,
-            })?;
         {
             let w = Work {
                 conn: &tx,

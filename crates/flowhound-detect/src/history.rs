@@ -1,9 +1,11 @@
-//! Rules over stored history: each rule is a grouping of its flows by host
-//! and window (one per window phase), cut by its thresholds in the engine,
-//! and shared by the rules that count the same flows in the same windows;
-//! the few windows left are checked against the site inventory, merged
-//! into incidents, and each incident is measured once more, exactly, for
-//! its evidence.
+//! Rules over stored history. The rules that count the same flows in the
+//! same windows form a group. A first grouping of the group's flows by host
+//! and window, without distinct counts, finds the hosts worth counting; their
+//! flows are read once (held in memory unless too many) and grouped again
+//! with distinct peers and ports, cut by the loosest thresholds of the
+//! group. Each rule keeps the windows that reach its own; they are checked
+//! against the site inventory, merged into incidents, and each incident is
+//! measured once more, exactly, for its evidence.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,8 +22,9 @@ use crate::rule::{Rule, Thresholds};
 
 const DAY_MS: i64 = 86_400_000;
 /// The most flows of a group's suspect hosts held in memory, for its exact
-/// counts and each incident's evidence (a few hundred MB); beyond, each of
-/// those questions reads the files again.
+/// counts and each incident's evidence (a few hundred MB). Beyond, the
+/// suspects are narrowed first; still beyond, each of those questions reads
+/// the files again.
 const MAX_HELD_FLOWS: usize = 2_000_000;
 /// Rows of the top ports and countries of an alert.
 pub const TOP: usize = 5;
@@ -182,8 +185,7 @@ fn detect_holding(
             found += alerts.len();
             out.alerts.append(&mut alerts);
         }
-        let names: Vec<&str> = group.iter().map(|r| r.name.as_str()).collect();
-        tracing::debug!(rules = %names.join(","), alerts = found,
+        tracing::debug!(rules = %group_name(&group), alerts = found,
             ms = began.elapsed().as_millis() as u64, "rules ran");
     }
     out.alerts.sort_by(|a, b| {
@@ -210,6 +212,12 @@ fn same_windows<'r>(rules: &[&'r Rule]) -> Vec<Vec<&'r Rule>> {
         }
     }
     groups
+}
+
+/// The rules of a group, for the log.
+fn group_name(rules: &[&Rule]) -> String {
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    names.join(",")
 }
 
 /// Whether a window reaches every threshold.
@@ -334,7 +342,7 @@ fn windows(
     };
     let began = std::time::Instant::now();
     let hosts = candidates(engine, &candidate_filter, key, width, sliding, need)?;
-    tracing::debug!(rule = %first.name, hosts = hosts.len(),
+    tracing::debug!(rules = %group_name(rules), hosts = hosts.len(),
         ms = began.elapsed().as_millis() as u64, "hosts worth counting");
     if hosts.is_empty() {
         return Ok((None, Vec::new()));
@@ -369,7 +377,7 @@ fn windows(
         }
         kept.sort_unstable();
         kept.dedup();
-        tracing::debug!(rule = %first.name, hosts = suspects, kept = kept.len(),
+        tracing::debug!(rules = %group_name(rules), hosts = suspects, kept = kept.len(),
             "too many flows to hold: hosts narrowed by their windows' shares");
         if kept.is_empty() {
             return Ok((None, Vec::new()));
@@ -396,7 +404,7 @@ fn windows(
         };
         rows.extend(counted.windows(&filter, &spec)?);
     }
-    tracing::debug!(rule = %first.name, windows = rows.len(), held = held.is_some(),
+    tracing::debug!(rules = %group_name(rules), windows = rows.len(), held = held.is_some(),
         ms = began.elapsed().as_millis() as u64, "counted exactly");
     Ok((held, rows))
 }
@@ -409,13 +417,15 @@ struct Need {
     bytes: u64,
 }
 
-/// The hosts that may have a window with what `need` says: a grouping that counts flows only, without the
-/// distinct counts that make a grouping costly.
+/// The hosts that may have a window with what `need` says: a grouping that
+/// counts flows only, without the distinct counts that make a grouping
+/// costly.
 ///
 /// A sliding window is two halves of the grid its windows start on, so one
 /// grouping by half window finds its hosts: a window of `need` flows has a
 /// half with at least half of them. (With a bound on packets or bytes the
-/// halves cannot tell, and each phase is grouped on its own.)
+/// halves cannot tell, nor can they split a window of an odd number of
+/// milliseconds: then each phase is grouped on its own.)
 fn candidates(
     engine: &QueryEngine,
     filter: &Filter,
@@ -581,8 +591,8 @@ fn country_text(c: [u8; 2]) -> String {
 
 /// The incident measured exactly, with its top ports and countries; `None`
 /// when a condition on them fails (foreign share, corroborating flows).
-/// The host's flows come from `held` when they are there, else from the
-/// files.
+/// The host's flows come from `held` (the flows of the rule's suspects,
+/// this host among them) when it is given, else from the files.
 fn evidence(
     store: &dyn FlowStore,
     rule: &Rule,
