@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use flowhound_filter::{AddrSet, Direction, Expr, Filter};
-use flowhound_model::{addr_from_v4, addr_from_v6, Addr};
+use flowhound_model::Addr;
 use flowhound_query::HostSide;
 
 use crate::error::DetectError;
@@ -37,12 +37,12 @@ pub fn parse_blocklist(text: &str, origin: &Path) -> Result<Vec<(Addr, Addr)>, D
         if entry.is_empty() {
             continue;
         }
-        let range = cidr_range(&entry).ok_or_else(|| DetectError::Rule {
+        let ranges = cidr_ranges(&entry).ok_or_else(|| DetectError::Rule {
             file: origin.display().to_string(),
             line: i + 1,
             reason: format!("{entry:?} is not an address or network (e.g. 192.0.2.0/24)"),
         })?;
-        out.push(range);
+        out.extend(ranges);
     }
     if out.is_empty() {
         return Err(DetectError::File {
@@ -59,35 +59,17 @@ fn json_cidr(line: &str) -> Option<String> {
     Some(v.get("cidr")?.as_str()?.to_string())
 }
 
-/// `a.b.c.d/n` or `x::/n` or a bare address, as an inclusive range.
-fn cidr_range(s: &str) -> Option<(Addr, Addr)> {
+/// `a.b.c.d/n` or `x::/n` or a bare address, as inclusive ranges, read as
+/// filters read networks (an IPv6 prefix never covers IPv4 addresses), so
+/// that a rule's filter text matches what the rule matches.
+fn cidr_ranges(s: &str) -> Option<Vec<(Addr, Addr)>> {
     let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip, Some(len.trim().parse::<u32>().ok()?)),
+        Some((ip, len)) => (ip, Some(len.trim().parse::<u8>().ok()?)),
         None => (s, None),
     };
-    let (base, len) = match ip.trim().parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(v4) => {
-            let l = len.unwrap_or(32);
-            if l > 32 {
-                return None;
-            }
-            (addr_from_v4(u32::from(v4)), l + 96)
-        }
-        std::net::IpAddr::V6(v6) => {
-            let l = len.unwrap_or(128);
-            if l > 128 {
-                return None;
-            }
-            (addr_from_v6(v6.octets()), l)
-        }
-    };
-    let host_bits = 128 - len;
-    let mask: u128 = if host_bits == 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    Some((base & !mask, base | mask))
+    let ip = ip.trim().parse::<std::net::IpAddr>().ok()?;
+    let len = len.unwrap_or(if ip.is_ipv4() { 32 } else { 128 });
+    flowhound_filter::network_ranges(ip, len)
 }
 
 /// Two rules for one list: the site's hosts talking to listed networks
@@ -181,6 +163,7 @@ pub(crate) fn cidrs_of(lo: Addr, hi: Addr) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowhound_model::{addr_from_v4, addr_from_v6};
 
     #[test]
     fn ranges_become_the_fewest_networks() {
@@ -218,6 +201,25 @@ mod tests {
         );
         let parsed = flowhound_filter::parse(&rules[1].filter_text).expect("a valid filter");
         assert_eq!(parsed, rules[1].filter);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/detect_rules): `::/32` covers the
+    /// IPv4-mapped block in 128 bits, but a filter's IPv6 network never
+    /// covers IPv4 addresses. The list flagged every IPv4 flow while the
+    /// alert's filter matched none of them.
+    #[test]
+    fn an_ipv6_network_in_a_list_covers_no_ipv4_address() {
+        let text = "10.0.0.1\n::/32\n2001:db8::/32\n";
+        let nets = parse_blocklist(text, Path::new("drop.txt")).expect("parses");
+        let rules = blocklist_rules("drop", nets, Severity::High, "test");
+        assert!(!rules[0].filter.matches(&flowhound_model::FlowRecord {
+            dst_ip: addr_from_v4(0xc000_0201),
+            ..Default::default()
+        }));
+        for r in &rules {
+            let again = flowhound_filter::parse(&r.filter_text).expect("a valid filter");
+            assert_eq!(again, r.filter, "{}", r.filter_text);
+        }
     }
 
     #[test]

@@ -60,6 +60,23 @@ pub use ast::{
 };
 pub use error::FilterError;
 pub use eval::counter_value;
+
+/// The inclusive address ranges the network `ip/len` covers, as filters
+/// read it: an IPv4 network covers IPv4-mapped addresses; an IPv6 prefix
+/// shorter than /96 leaves the IPv4-mapped block out (`::/0` is every IPv6
+/// address, not every address). `None` when `len` is longer than the
+/// address.
+pub fn network_ranges(
+    ip: std::net::IpAddr,
+    len: u8,
+) -> Option<Vec<(flowhound_model::Addr, flowhound_model::Addr)>> {
+    match ip {
+        std::net::IpAddr::V4(v4) => (len <= 32).then(|| vec![ast::v4_prefix_range(v4.into(), len)]),
+        std::net::IpAddr::V6(v6) => {
+            (len <= 128).then(|| ast::v6_prefix_ranges(u128::from_be_bytes(v6.octets()), len))
+        }
+    }
+}
 use flowhound_model::FlowRecord;
 
 /// Parse a filter in nfdump's syntax.
