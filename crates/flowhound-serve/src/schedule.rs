@@ -86,7 +86,9 @@ fn line_of(text: &str, at: usize) -> usize {
 fn parse_at(s: &str) -> Option<u16> {
     let (h, m) = s.trim().split_once(':')?;
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60 && !s.contains('-')).then_some(h * 60 + m)
+    // (Computed only for a valid time: an hour of 1093 or more would
+    // overflow.)
+    (h < 24 && m < 60 && !s.contains('-')).then(|| h * 60 + m)
 }
 
 /// The `[[schedule]]` tables of the config `text` (read from `path`).
@@ -363,6 +365,11 @@ mod tests {
             e,
             "f.toml:2: schedule[0]: at = \"25:00\": expected HH:MM, e.g. \"06:00\""
         );
+        // Found by fuzzing (fuzz/regressions/desk_config): an hour too
+        // large for minutes panicked on overflow instead of being refused.
+        let e = parse("[[schedule]]\ncases = \"update\"\nat = \"0005677:30\"\n")
+            .expect_err("hour 5677");
+        assert!(e.contains("expected HH:MM"), "{e}");
         let e = parse("[[schedule]]\nreport = \"dns\"\nat = \"06:00\"\n").expect_err("bad report");
         assert!(e.contains("report = \"dns\""), "{e}");
         let e = parse("[[schedule]]\nreport = \"smtp\"\n").expect_err("no at");
