@@ -225,11 +225,17 @@ fn reaches(th: &Thresholds, r: &WindowRow) -> bool {
     r.peers >= th.distinct_peers && r.ports >= th.distinct_ports && could_reach(th, r)
 }
 
+/// The fewest flows a window must have to reach `th`: distinct peers and
+/// ports never exceed flows.
+fn least_flows(th: &Thresholds) -> u64 {
+    th.flows.max(th.distinct_peers).max(th.distinct_ports)
+}
+
 /// Whether a window counted without its distinct peers and ports could
-/// reach every threshold (it has at least as many flows as they ask).
+/// reach every threshold.
 fn could_reach(th: &Thresholds, r: &WindowRow) -> bool {
     let flows = r.flows.max(1) as f64;
-    r.flows >= th.flows.max(th.distinct_peers).max(th.distinct_ports)
+    r.flows >= least_flows(th)
         && r.packets >= th.packets
         && r.bytes >= th.bytes
         && th
@@ -304,18 +310,16 @@ fn windows(
         tiny_share: None,
     };
     let phases: &[i64] = if sliding { &[0, width / 2] } else { &[0] };
-    // Distinct peers and ports never exceed flows: a window can reach a
-    // rule only with at least this many flows...
-    let least = |t: &Thresholds| t.flows.max(t.distinct_peers).max(t.distinct_ports);
-    // ... and at least its share of them SYN-only, when it asks for one:
-    // when every rule does, the SYN-only flows alone find the hosts.
+    // A window reaches a rule only with its least flows, and at least its
+    // share of them SYN-only when it asks for one: when every rule does,
+    // the SYN-only flows alone find the hosts.
     let syn_shares: Option<Vec<u64>> = rules
         .iter()
         .map(|r| {
             let t = &r.threshold;
             t.syn_only_share
                 .filter(|s| *s > 0.0)
-                .map(|s| ((least(t) as f64) * s).floor() as u64)
+                .map(|s| ((least_flows(t) as f64) * s).floor() as u64)
         })
         .collect();
     // (Packets and bytes bound all of a window's flows, not its SYN-only
@@ -334,7 +338,11 @@ fn windows(
         None => (
             first.filter.clone(),
             Need {
-                flows: rules.iter().map(|r| least(&r.threshold)).min().unwrap_or(0),
+                flows: rules
+                    .iter()
+                    .map(|r| least_flows(&r.threshold))
+                    .min()
+                    .unwrap_or(0),
                 packets: th.packets,
                 bytes: th.bytes,
             },
@@ -355,28 +363,13 @@ fn windows(
     let mut filter = host_filter(&first.filter.expr, key, AddrSet::from_ranges(hosts));
     let mut held = engine.subset_within(&filter, None, max_held)?;
     if held.is_none() {
-        // Too many to hold (a busy server among the suspects of a scan):
-        // first drop the hosts none of whose windows has the flows and
-        // the shares of SYN-only or tiny flows a rule asks for, a grouping
-        // without distinct counts.
-        let mut kept = Vec::new();
-        for &offset in phases {
-            let mut spec = WindowSpec::new(key, width);
-            spec.offset_ms = offset;
-            spec.min_flows = th.flows;
-            spec.min_packets = th.packets;
-            spec.min_bytes = th.bytes;
-            spec.distinct = false;
-            kept.extend(
-                engine
-                    .windows(&filter, &spec)?
-                    .into_iter()
-                    .filter(|r| rules.iter().any(|rule| could_reach(&rule.threshold, r)))
-                    .map(|r| (r.host, r.host)),
-            );
-        }
-        kept.sort_unstable();
-        kept.dedup();
+        // Too many to hold (a busy server among the suspects of a scan).
+        let volume = Need {
+            flows: th.flows,
+            packets: th.packets,
+            bytes: th.bytes,
+        };
+        let kept = narrow(engine, &filter, rules, phases, volume)?;
         tracing::debug!(rules = %group_name(rules), hosts = suspects, kept = kept.len(),
             "too many flows to hold: hosts narrowed by their windows' shares");
         if kept.is_empty() {
@@ -443,23 +436,61 @@ fn candidates(
         vec![(width, 0, need.flows)]
     };
     let mut hosts = Vec::new();
-    for (width_ms, offset_ms, min_flows) in passes {
-        let mut spec = WindowSpec::new(key, width_ms);
-        spec.offset_ms = offset_ms;
-        spec.min_flows = min_flows.max(1);
-        spec.min_packets = need.packets;
-        spec.min_bytes = need.bytes;
-        spec.distinct = false;
-        hosts.extend(
-            engine
-                .windows(filter, &spec)?
-                .into_iter()
-                .map(|r| (r.host, r.host)),
-        );
+    for (width_ms, offset_ms, flows) in passes {
+        let need = Need { flows, ..need };
+        let rows = volume_windows(engine, filter, key, width_ms, offset_ms, need)?;
+        hosts.extend(rows.into_iter().map(|r| (r.host, r.host)));
     }
     hosts.sort_unstable();
     hosts.dedup();
     Ok(hosts)
+}
+
+/// The hosts among those `filter` selects with a window (each phase of
+/// `phases`) that could reach one of `rules`: the flows, and the shares of
+/// SYN-only or tiny flows, a rule asks for. A grouping without distinct
+/// counts.
+fn narrow(
+    engine: &QueryEngine,
+    filter: &Filter,
+    rules: &[&Rule],
+    phases: &[i64],
+    volume: Need,
+) -> Result<Vec<(Addr, Addr)>, DetectError> {
+    let Some(first) = rules.first() else {
+        return Ok(Vec::new());
+    };
+    let mut kept = Vec::new();
+    for &offset in phases {
+        let rows = volume_windows(engine, filter, first.key, first.window_ms, offset, volume)?;
+        kept.extend(
+            rows.into_iter()
+                .filter(|r| rules.iter().any(|rule| could_reach(&rule.threshold, r)))
+                .map(|r| (r.host, r.host)),
+        );
+    }
+    kept.sort_unstable();
+    kept.dedup();
+    Ok(kept)
+}
+
+/// The windows of `width_ms` from `offset_ms` with what `need` says,
+/// counted without distinct peers and ports.
+fn volume_windows(
+    engine: &QueryEngine,
+    filter: &Filter,
+    key: HostSide,
+    width_ms: i64,
+    offset_ms: i64,
+    need: Need,
+) -> Result<Vec<WindowRow>, DetectError> {
+    let mut spec = WindowSpec::new(key, width_ms);
+    spec.offset_ms = offset_ms;
+    spec.min_flows = need.flows.max(1);
+    spec.min_packets = need.packets;
+    spec.min_bytes = need.bytes;
+    spec.distinct = false;
+    Ok(engine.windows(filter, &spec)?)
 }
 
 /// Whether the host and the window meet the rule's inventory conditions.
@@ -618,11 +649,11 @@ fn evidence(
         }
     }
     let filter = host_filter(&rule.filter.expr, rule.key, single(inc.host));
-    let engine = match held {
-        Some(h) => h.subset_within(&filter, Some(incident), usize::MAX)?,
-        None => None,
-    };
-    let engine = match engine {
+    let from_held = held
+        .map(|h| h.subset_within(&filter, Some(incident), usize::MAX))
+        .transpose()?
+        .flatten();
+    let engine = match from_held {
         Some(e) => e,
         None => files()?,
     };
