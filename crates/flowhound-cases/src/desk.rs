@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use flowhound_detect::{iso_time, Alert};
 use flowhound_enrich::Site;
@@ -97,16 +97,7 @@ impl Desk {
         site: &Site,
         now_flow_ms: i64,
     ) -> Result<Update, CaseError> {
-        // Immediate: the write lock is taken first, so a scheduled update
-        // and a hand-run `cases close` wait for each other (busy timeout)
-        // instead of one failing when both read, then both write.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| CaseError::Db {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        let tx = write_lock(&mut self.conn, &self.path)?;
         let mut up = Update::default();
         {
             let w = Work {
@@ -303,13 +294,7 @@ impl Desk {
         }
         // The state is read under the write lock: an update that resolves
         // the case meanwhile is not overwritten.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| CaseError::Db {
-                path: self.path.clone(),
-                source: e,
-            })?;
+        let tx = write_lock(&mut self.conn, &self.path)?;
         let active = Work {
             conn: &tx,
             path: &self.path,
@@ -410,6 +395,17 @@ fn run_command(command: &str, case: &Case) -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// A transaction that holds the write lock from its start (IMMEDIATE): a
+/// scheduled update and a hand-run `cases close` wait for each other (the
+/// busy timeout) instead of one failing when both read, then both write.
+fn write_lock<'c>(conn: &'c mut Connection, path: &Path) -> Result<Transaction<'c>, CaseError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|source| CaseError::Db {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// One pass over the database (a transaction or the plain connection).
