@@ -428,7 +428,7 @@ fn schedule_loop(
             next = Instant::now() + Duration::from_secs(20);
             // The jobs due in one round for the same day (a report and the
             // cases update at the same hour) share one run of the rules.
-            let mut detected: Option<(NaiveDate, ReportDay, Detection)> = None;
+            let mut detected: Detected = None;
             for s in &config.schedules {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -438,23 +438,7 @@ fn schedule_loop(
                     &mut state,
                     &tz,
                     now_ms(),
-                    |s, day| {
-                        let job = std::panic::AssertUnwindSafe(|| {
-                            let (_, rday, detection) = match detected.take() {
-                                Some(d) if d.0 == day => detected.insert(d),
-                                _ => {
-                                    let (rday, detection) = config.jobs.detect_day(day)?;
-                                    info!(day = %day, alerts = detection.alerts.len(),
-                                        rules = detection.rules_run, "the rules ran over the day");
-                                    detected.insert((day, rday, detection))
-                                }
-                            };
-                            config.jobs.run(s, rday, detection, mailer, now_ms())
-                        });
-                        std::panic::catch_unwind(job).unwrap_or_else(|_| {
-                            Err(ServeError::Internal(format!("{} panicked", s.key())))
-                        })
-                    },
+                    |s, day| run_job(&config.jobs, mailer, &mut detected, s, day),
                 );
                 if ran > 0 {
                     if let Err(e) = state.save(&state_path) {
@@ -465,6 +449,34 @@ fn schedule_loop(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The day's detection, kept for the next job of the same day.
+type Detected = Option<(NaiveDate, ReportDay, Detection)>;
+
+/// Run `s` for `day`, with the day's detection from `detected` or made
+/// now (and kept there). A panic is the job's failure, not serve's.
+fn run_job(
+    jobs: &jobs::Jobs,
+    mailer: &flowhound_cases::Mailer,
+    detected: &mut Detected,
+    s: &schedule::Schedule,
+    day: NaiveDate,
+) -> Result<String, ServeError> {
+    let job = std::panic::AssertUnwindSafe(|| {
+        let (_, rday, detection) = match detected.take() {
+            Some(d) if d.0 == day => detected.insert(d),
+            _ => {
+                let (rday, detection) = jobs.detect_day(day)?;
+                info!(day = %day, alerts = detection.alerts.len(),
+                    rules = detection.rules_run, "the rules ran over the day");
+                detected.insert((day, rday, detection))
+            }
+        };
+        jobs.run(s, rday, detection, mailer, now_ms())
+    });
+    std::panic::catch_unwind(job)
+        .unwrap_or_else(|_| Err(ServeError::Internal(format!("{} panicked", s.key()))))
 }
 
 fn detect_loop(
